@@ -1,0 +1,269 @@
+//! Byte-exact batch packing: serialized items go in, request bodies that never exceed the limits come out.
+//!
+//! A body is `prefix item,item,… suffix` (for example `{"batch":[` … `]}`). Rows keep their order, no row is
+//! split, dropped or duplicated, and a batch is closed only when the next item would not fit.
+
+use std::ops::Range;
+
+/// Where a row came from: enough to put its outcome back on the right line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RowRef {
+    /// 1-based data record number.
+    pub record: u64,
+    /// 1-based physical line where the record starts.
+    pub line: u64,
+}
+
+/// One request body and the rows in it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Batch {
+    body: Vec<u8>,
+    items: Vec<Range<usize>>,
+    rows: Vec<RowRef>,
+}
+
+impl Batch {
+    /// The exact request body.
+    pub fn body(&self) -> &[u8] {
+        &self.body
+    }
+    /// Consume the batch, keeping the body.
+    pub fn into_body(self) -> Vec<u8> {
+        self.body
+    }
+    /// Number of items.
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+    /// True if the batch has no items.
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+    /// The rows, in item order (`rows()[i]` is `batch_index` i).
+    pub fn rows(&self) -> &[RowRef] {
+        &self.rows
+    }
+    /// The serialized item `i`.
+    pub fn item(&self, i: usize) -> &[u8] {
+        &self.body[self.items[i].clone()]
+    }
+    fn prefix(&self) -> &[u8] {
+        &self.body[..self.items.first().map_or(self.body.len(), |r| r.start)]
+    }
+    fn suffix(&self) -> &[u8] {
+        &self.body[self.items.last().map_or(self.body.len(), |r| r.end)..]
+    }
+    /// A new batch with the items `range` of this one, with the same prefix and suffix.
+    pub fn slice(&self, range: Range<usize>) -> Batch {
+        let prefix = self.prefix();
+        let suffix = self.suffix();
+        let mut b = Batch {
+            body: Vec::with_capacity(self.body.len()),
+            items: Vec::new(),
+            rows: Vec::new(),
+        };
+        b.body.extend_from_slice(prefix);
+        for i in range {
+            if !b.items.is_empty() {
+                b.body.push(b',');
+            }
+            let start = b.body.len();
+            b.body.extend_from_slice(self.item(i));
+            b.items.push(start..b.body.len());
+            b.rows.push(self.rows[i]);
+        }
+        b.body.extend_from_slice(suffix);
+        b
+    }
+    /// Split into two halves (the first gets the smaller half); `None` for fewer than two items.
+    pub fn split(&self) -> Option<(Batch, Batch)> {
+        if self.len() < 2 {
+            return None;
+        }
+        let mid = self.len() / 2;
+        Some((self.slice(0..mid), self.slice(mid..self.len())))
+    }
+}
+
+/// Packing limits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PackerConfig {
+    /// Largest body in bytes, prefix and suffix included.
+    pub max_body_bytes: usize,
+    /// Largest single item in bytes.
+    pub max_item_bytes: usize,
+    /// Most items in one batch (`usize::MAX` for no limit).
+    pub max_items: usize,
+    /// Bytes before the first item, e.g. `{"batch":[`.
+    pub prefix: Vec<u8>,
+    /// Bytes after the last item, e.g. `]}`.
+    pub suffix: Vec<u8>,
+}
+
+impl PackerConfig {
+    /// `{"batch":[` … `]}` with the given body limit and a 32,000-byte item limit.
+    pub fn batch_envelope(max_body_bytes: usize) -> Self {
+        PackerConfig {
+            max_body_bytes,
+            max_item_bytes: 32_000,
+            max_items: usize::MAX,
+            prefix: br#"{"batch":["#.to_vec(),
+            suffix: b"]}".to_vec(),
+        }
+    }
+}
+
+/// Why an item was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ItemTooLarge {
+    /// The item's size.
+    pub size: usize,
+    /// The limit it broke (item limit, or what fits in an empty body).
+    pub limit: usize,
+}
+
+/// Packs items into [`Batch`]es.
+#[derive(Debug)]
+pub struct Packer {
+    config: PackerConfig,
+    current: Batch,
+}
+
+impl Packer {
+    /// A packer with `config`.
+    pub fn new(config: PackerConfig) -> Self {
+        let current = Self::empty(&config);
+        Packer { config, current }
+    }
+
+    fn empty(config: &PackerConfig) -> Batch {
+        let mut body = Vec::with_capacity(config.max_body_bytes.min(1 << 20));
+        body.extend_from_slice(&config.prefix);
+        Batch {
+            body,
+            items: Vec::new(),
+            rows: Vec::new(),
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &PackerConfig {
+        &self.config
+    }
+
+    /// The largest item this packer accepts.
+    pub fn item_limit(&self) -> usize {
+        let room = self
+            .config
+            .max_body_bytes
+            .saturating_sub(self.config.prefix.len() + self.config.suffix.len());
+        self.config.max_item_bytes.min(room)
+    }
+
+    /// Add one serialized item. Returns the batch that was closed to make room, if any.
+    /// An item over [`Packer::item_limit`] is refused and nothing changes.
+    pub fn push(&mut self, item: &[u8], row: RowRef) -> Result<Option<Batch>, ItemTooLarge> {
+        let limit = self.item_limit();
+        if item.len() > limit {
+            return Err(ItemTooLarge {
+                size: item.len(),
+                limit,
+            });
+        }
+        let mut closed = None;
+        let sep = usize::from(!self.current.items.is_empty());
+        let would_be = self.current.body.len() + sep + item.len() + self.config.suffix.len();
+        if would_be > self.config.max_body_bytes || self.current.items.len() >= self.config.max_items {
+            closed = self.flush();
+        }
+        if !self.current.items.is_empty() {
+            self.current.body.push(b',');
+        }
+        let start = self.current.body.len();
+        self.current.body.extend_from_slice(item);
+        self.current.items.push(start..self.current.body.len());
+        self.current.rows.push(row);
+        Ok(closed)
+    }
+
+    /// Close the current batch, if it has any item.
+    pub fn flush(&mut self) -> Option<Batch> {
+        if self.current.items.is_empty() {
+            return None;
+        }
+        let mut b = std::mem::replace(&mut self.current, Self::empty(&self.config));
+        b.body.extend_from_slice(&self.config.suffix);
+        Some(b)
+    }
+
+    /// Bytes in the open batch (prefix included, suffix not).
+    pub fn pending_bytes(&self) -> usize {
+        self.current.body.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(n: u64) -> RowRef {
+        RowRef { record: n, line: n + 1 }
+    }
+
+    #[test]
+    fn packs_to_the_byte() {
+        // prefix 10 + suffix 2 = 12; items of 10 bytes with commas: 12 + 10 + 11k
+        let cases: &[(usize, usize, &[usize])] = &[
+            // (limit, items, expected batch sizes)
+            (22, 3, &[1, 1, 1]),
+            (33, 5, &[2, 2, 1]),
+            (32, 5, &[1, 1, 1, 1, 1]),
+            (1000, 5, &[5]),
+        ];
+        for &(limit, n, expected) in cases {
+            let mut p = Packer::new(PackerConfig::batch_envelope(limit));
+            let mut out = Vec::new();
+            for i in 0..n {
+                out.extend(p.push(br#""abcdefgh""#, row(i as u64)).unwrap());
+            }
+            out.extend(p.flush());
+            let sizes: Vec<usize> = out.iter().map(Batch::len).collect();
+            assert_eq!(sizes, expected, "limit {limit}");
+            for b in &out {
+                assert!(b.body().len() <= limit);
+                let v: serde_json::Value = serde_json::from_slice(b.body()).unwrap();
+                assert_eq!(v["batch"].as_array().unwrap().len(), b.len());
+            }
+        }
+    }
+
+    #[test]
+    fn refuses_oversize_item_without_losing_state() {
+        let mut p = Packer::new(PackerConfig {
+            max_item_bytes: 5,
+            ..PackerConfig::batch_envelope(100)
+        });
+        assert!(p.push(b"1", row(1)).unwrap().is_none());
+        assert_eq!(p.push(b"123456", row(2)), Err(ItemTooLarge { size: 6, limit: 5 }));
+        let b = p.flush().unwrap();
+        assert_eq!(b.body(), br#"{"batch":[1]}"#);
+        assert_eq!(b.rows(), &[row(1)]);
+    }
+
+    #[test]
+    fn split_keeps_envelope_and_order() {
+        let mut p = Packer::new(PackerConfig {
+            suffix: br#"],"writeKey":"k"}"#.to_vec(),
+            ..PackerConfig::batch_envelope(1000)
+        });
+        for i in 0..5 {
+            p.push(format!("{i}").as_bytes(), row(i)).unwrap();
+        }
+        let b = p.flush().unwrap();
+        let (a, c) = b.split().unwrap();
+        assert_eq!(a.body(), br#"{"batch":[0,1],"writeKey":"k"}"#);
+        assert_eq!(c.body(), br#"{"batch":[2,3,4],"writeKey":"k"}"#);
+        assert_eq!(c.rows()[0], row(2));
+        assert!(a.slice(0..1).split().is_none());
+    }
+}
