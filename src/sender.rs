@@ -171,6 +171,12 @@ impl Sender {
     pub fn fatal(&self) -> Option<&Fatal> {
         todo!("sender")
     }
+    /// Stop: queued and backing-off batches (and any enqueued later) end `Failed(reason)`; in-flight
+    /// requests settle as their responses come.
+    pub fn cancel(&mut self, reason: &str) {
+        let _ = reason;
+        todo!("sender")
+    }
     /// Counters.
     pub fn stats(&self) -> SenderStats {
         todo!("sender")
