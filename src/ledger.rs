@@ -165,11 +165,9 @@ mod tests {
     use super::*;
 
     fn rec(line: u64, cells: &[&str]) -> Record {
-        let mut r = Record {
-            line,
-            record: line - 1,
-            ..Default::default()
-        };
+        let mut r = Record::default();
+        r.line = line;
+        r.record = line - 1;
         r.set_fields(cells.iter().copied());
         r
     }
@@ -202,7 +200,7 @@ mod tests {
         let s = String::from_utf8(w.take()).unwrap();
         assert_eq!(
             s,
-            "id,line,code,reason\n1,2,field_count,expected 1 fields (extra fields: extra,more)\n"
+            "id,line,code,reason\n1,2,field_count,\"expected 1 fields (extra fields: extra,more)\"\n"
         );
     }
 
