@@ -74,10 +74,12 @@ export function parseJsonDetailed(text, { maxDepth = DEFAULT_LIMITS.maxJsonDepth
   const string = () => {
     const start = i;
     i++;
+    let escaped = false;
     while (i < n) {
       const c = text.charCodeAt(i);
       if (c === 34) {
         i++;
+        if (!escaped) return text.slice(start + 1, i - 1);
         try {
           return JSON.parse(text.slice(start, i));
         } catch {
@@ -85,7 +87,10 @@ export function parseJsonDetailed(text, { maxDepth = DEFAULT_LIMITS.maxJsonDepth
           return fail("bad string");
         }
       }
-      if (c === 92) i += 2;
+      if (c === 92) {
+        escaped = true;
+        i += 2;
+      }
       else if (c < 0x20) return fail("control character in string");
       else i++;
     }
@@ -396,9 +401,10 @@ function freshStore() {
     largestBody: 0,
     maxConcurrent: 0,
     maxPerSecond: 0,
+    maxPer3Seconds: 0,
     inFlight: 0,
-    arrivals: [], // ms timestamps within the last second
-    faultsInjected: { errors: 0, rateLimited: 0, dropped: 0, slowed: 0 },
+    arrivals: [], // ms timestamps of API requests within the last 3 seconds
+    faultsInjected: { errors: 0, rateLimited: 0, rateLimitExceeded: 0, dropped: 0, slowed: 0 },
     requestLog: [],
     track: {
       people: new Map(), // "kind:value" -> { identifiers, attributes, updatedAt, firstSeenAt }
@@ -441,6 +447,8 @@ function normaliseFaults(f) {
     // Forced outcomes for the next API requests, in order: a status (429, 500, 503, ...), "drop", or "ok".
     sequence: Array.isArray(o.sequence) ? o.sequence.slice() : [],
     only: o.only === "track" || o.only === "pipelines" ? o.only : null,
+    // Enforce a real rate: a request arriving when more than this many arrived in the last second gets 429.
+    rateLimitPerSecond: Math.max(0, Math.floor(num(o.rateLimitPerSecond, 0))),
   };
 }
 
@@ -495,7 +503,7 @@ export async function startSandbox(options = {}) {
   // ---- response helpers ----
   const corsHeaders = (req) => ({
     "Access-Control-Allow-Origin": req.headers.origin || "*",
-    "Access-Control-Expose-Headers": "Retry-After, X-Sandbox-Request",
+    "Access-Control-Expose-Headers": "Retry-After",
     Vary: "Origin",
   });
   const send = (req, res, status, body, extra = {}) => {
@@ -598,7 +606,8 @@ export async function startSandbox(options = {}) {
     const errors = [];
     value.batch.forEach((entry, idx) => {
       const [s, en] = sp[idx] ?? [0, 0];
-      const size = bytes(src.slice(s, en));
+      // UTF-8 needs at most 3 bytes per UTF-16 unit: measure exactly only when it could matter.
+      const size = (en - s) * 3 <= L.trackEntryBytes ? en - s : bytes(src.slice(s, en));
       let e = null;
       if (size > L.trackEntryBytes) e = err("too_large", "", `entry is ${size} bytes, over the ${L.trackEntryBytes}-byte limit`);
       else e = validateTrackEntry(entry, vopts);
@@ -709,7 +718,11 @@ export async function startSandbox(options = {}) {
       }
       items = body.batch;
       const sp = parsed.spans.get(items) ?? [];
-      sizes = items.map((_, k) => (sp[k] ? bytes(src.slice(sp[k][0], sp[k][1])) : 0));
+      sizes = items.map((_, k) => {
+        if (!sp[k]) return 0;
+        const [a, z] = sp[k];
+        return (z - a) * 3 <= L.pipelinesItemBytes ? z - a : bytes(src.slice(a, z));
+      });
     } else {
       if (!isPlainObject(body)) {
         if (strict) return strictFail(400, ["body must be a JSON object"]);
@@ -750,6 +763,7 @@ export async function startSandbox(options = {}) {
     largestBody: store.largestBody,
     maxConcurrent: store.maxConcurrent,
     maxPerSecond: store.maxPerSecond,
+    maxPer3Seconds: store.maxPer3Seconds,
     faultsInjected: { ...store.faultsInjected },
     track: {
       people: store.track.people.size,
@@ -806,8 +820,9 @@ export async function startSandbox(options = {}) {
   };
 
   // ---- fault decision for one API request (deterministic for a seed and an arrival order) ----
-  const decideFault = (api) => {
+  const decideFault = (api, inLastSecond) => {
     if (faults.only && faults.only !== api) return { kind: "none", delay: 0 };
+    if (faults.rateLimitPerSecond > 0 && inLastSecond > faults.rateLimitPerSecond) return { kind: "429", delay: 0, exceeded: true };
     apiRequestNo++;
     // Always draw the same number of random values per request, so outcomes depend only on the order.
     const rErr = rng(), rKind = rng(), rDrop = rng(), rSlow = rng(), rLat = rng();
@@ -877,6 +892,16 @@ export async function startSandbox(options = {}) {
       return res.end();
     }
 
+    if (req.method === "GET" && path === "/") {
+      req.resume();
+      return send(req, res, 200, {
+        name: "cio-backfill Customer.io sandbox",
+        track: ["POST /api/v2/batch", "POST /api/v2/entity", "GET /api/v1/accounts/region"],
+        pipelines: ["POST /v1/batch", "POST /v1/b", "POST /v1/identify|i", "POST /v1/track|t", "POST /v1/page|p", "POST /v1/screen|s", "POST /v1/group|g", "POST /v1/alias|a"],
+        control: ["GET /__sandbox/summary", "GET /__sandbox/people?api=track|pipelines", "GET /__sandbox/events?api=track|pipelines", "GET /__sandbox/other", "GET /__sandbox/requests", "GET|POST /__sandbox/faults", "POST /__sandbox/reset", "GET /__sandbox/health"],
+      });
+    }
+
     if (path.startsWith("/__sandbox/")) {
       let raw;
       try {
@@ -906,8 +931,11 @@ export async function startSandbox(options = {}) {
     store.maxConcurrent = Math.max(store.maxConcurrent, store.inFlight);
     const arrivalClock = Date.now();
     store.arrivals.push(arrivalClock);
-    while (store.arrivals.length && store.arrivals[0] <= arrivalClock - 1000) store.arrivals.shift();
-    store.maxPerSecond = Math.max(store.maxPerSecond, store.arrivals.length);
+    while (store.arrivals.length && store.arrivals[0] <= arrivalClock - 3000) store.arrivals.shift();
+    let inLastSecond = 0;
+    for (let k = store.arrivals.length - 1; k >= 0 && store.arrivals[k] > arrivalClock - 1000; k--) inLastSecond++;
+    store.maxPerSecond = Math.max(store.maxPerSecond, inLastSecond);
+    store.maxPer3Seconds = Math.max(store.maxPer3Seconds, store.arrivals.length);
     const storeAtStart = store;
     let done = false;
     const finish = () => {
@@ -916,7 +944,7 @@ export async function startSandbox(options = {}) {
       storeAtStart.inFlight--;
     };
     res.on("close", finish);
-    const fault = decideFault(api);
+    const fault = decideFault(api, inLastSecond);
     const logEntry = { n: storeAtStart.requests, method: req.method, path, bytes: 0, status: 0, fault: fault.kind === "none" ? null : fault.kind, at: started };
     const record = (status) => {
       const key = String(status);
@@ -941,7 +969,8 @@ export async function startSandbox(options = {}) {
       await new Promise((r) => setTimeout(r, fault.delay));
     }
     if (fault.kind === "429") {
-      storeAtStart.faultsInjected.rateLimited++;
+      if (fault.exceeded) storeAtStart.faultsInjected.rateLimitExceeded++;
+      else storeAtStart.faultsInjected.rateLimited++;
       return record(send(req, res, 429, { meta: { error: "rate limited" } }, { "Retry-After": retryAfterHeader() }));
     }
     if (fault.kind === "status") {

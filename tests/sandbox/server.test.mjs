@@ -545,6 +545,41 @@ describe("sandbox options", () => {
     }
   });
 
+  test("faults: rateLimitPerSecond enforces a real rate with 429 + Retry-After", async () => {
+    const s = await startSandbox({ faults: { rateLimitPerSecond: 5, retryAfter: 1 } });
+    try {
+      const statuses = [];
+      for (let k = 0; k < 8; k++) {
+        const r = await fetch(s.url + "/api/v2/entity", { method: "POST", headers: { authorization: TRACK_AUTH }, body: JSON.stringify(person(String(k))) });
+        await r.arrayBuffer();
+        statuses.push(r.status);
+        if (r.status === 429) assert.equal(r.headers.get("retry-after"), "1");
+      }
+      assert.deepEqual(statuses, [200, 200, 200, 200, 200, 429, 429, 429]);
+      const sum = s.state.summary();
+      assert.equal(sum.faultsInjected.rateLimitExceeded, 3);
+      assert.equal(sum.maxPerSecond, 8);
+      assert.equal(sum.maxPer3Seconds, 8);
+      assert.equal(sum.track.people, 5);
+    } finally {
+      await s.close();
+    }
+  });
+
+  test("GET / lists the endpoints; unknown paths are 404", async () => {
+    const s = await startSandbox();
+    try {
+      const r = await fetch(s.url + "/");
+      assert.equal(r.status, 200);
+      assert.ok((await r.json()).track.includes("POST /api/v2/batch"));
+      assert.equal((await fetch(s.url + "/api/v2/nothing", { method: "POST" })).status, 404);
+      assert.equal((await fetch(s.url + "/v1/batch")).status, 404);
+      assert.equal(s.state.summary().requests, 0);
+    } finally {
+      await s.close();
+    }
+  });
+
   test("CLI: prints SANDBOX_URL, serves, stops on SIGTERM; refuses non-loopback hosts", async () => {
     const child = spawn(process.execPath, [SERVER, "--port", "0", "--faults", '{"seed":1}', "--print-url"], { stdio: ["ignore", "pipe", "pipe"] });
     const url = await new Promise((resolve, reject) => {
