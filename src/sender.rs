@@ -1,6 +1,34 @@
 //! The sans-IO send state machine: it is told the time and the responses, and answers with requests to make
 //! and times to wait. Concurrency window, token-bucket rate limit, retries with exponential backoff and full
 //! jitter (seeded), `Retry-After`, Track v2 `207` mapping, bisection of rejected batches, auth stops, checkpoint.
+//!
+//! # Policies
+//! - **Order.** Waiting batches are kept in file order (by their first row); the first one that is ready goes
+//!   first, so due retries and bisected halves go before fresh batches and the checkpoint advances.
+//! - **Rate.** A token bucket (`rate_per_sec`, capacity `burst`, full at start); every request, retries
+//!   included, takes a token, so in any window of `W` ms at most `burst + rate·W/1000` requests start.
+//!   `rate_per_sec = +inf` disables the limit. When the window is full, [`Sender::poll`] answers
+//!   [`Action::AwaitResponses`] even if batches are queued: only a response can unblock it.
+//! - **2xx** (except 207): all rows `Sent`. **207**: the listed `batch_index`es are `ApiRejected`
+//!   (`reason: message (field: f)`), the others `Sent`; indices out of range are ignored. A 207 body that cannot
+//!   be read (not JSON, no `errors` array, an entry without a usable `batch_index`) is retried as a whole: Track v2
+//!   ignores a repeated event id, and a repeated identify with the same timestamp changes nothing.
+//! - **400, 413, 422**: a batch of two or more items is bisected (both halves re-queued, nothing waits); a single
+//!   item is `ApiRejected` with the message from the body.
+//! - **401, 403**: [`Fatal::Auth`]. Nothing more starts; queued rows and rows enqueued later fail with
+//!   `not sent: the api refused the credentials (401)`; responses of requests still in flight are applied (a 2xx
+//!   still counts as `Sent`), but nothing is retried or bisected any more. [`Action::Done`] once none is in flight.
+//! - **408, 429, 5xx, network errors, and nonsense statuses (<100, ≥600)**: retried after a full-jitter wait in
+//!   `[0, min(max_backoff, base·2^(n-1))]`, or the `Retry-After` (capped at `max_retry_after`) if longer. A 429
+//!   also pauses *all* sending for that wait and empties the bucket down to one token. After `max_attempts`
+//!   attempts, or when the next attempt would start later than `retry_budget_ms` after the first one started,
+//!   the rows fail with `<last error>, after N attempts`.
+//! - **Other statuses** (1xx, 3xx, 402, 404, 405, 409, …): the rows fail with `http <status>: <message>` at once;
+//!   a retry would get the same answer, and a bisection would not help.
+//! - **Exactly once.** Every row of every non-empty batch gets one outcome; a second settlement of a row is
+//!   ignored by construction. Unknown or already answered request ids are ignored.
+//! - **Time** comes from the caller and never goes backwards: an earlier or non-finite `now_ms` counts as the
+//!   latest time seen.
 
 use crate::batch::{Batch, RowRef};
 
@@ -372,7 +400,7 @@ impl Sender {
                             Some(m) => RowOutcome::ApiRejected(cap(&m)),
                             None => RowOutcome::Sent,
                         };
-                        self.settle(job.base + i as u64, row, outcome, false);
+                        self.settle(job.base.saturating_add(i as u64), row, outcome, false);
                     }
                 }
                 // We cannot tell which rows were accepted: send the whole batch again. Track v2 ignores a
@@ -538,7 +566,7 @@ impl Sender {
                 self.stats.bisections += 1;
                 let mid = a.len() as u64;
                 self.insert(Job::fresh(a, job.base));
-                self.insert(Job::fresh(b, job.base + mid));
+                self.insert(Job::fresh(b, job.base.saturating_add(mid)));
             }
             None => {
                 let m = http_error(status, body);
@@ -582,7 +610,7 @@ impl Sender {
 
     fn settle_all(&mut self, job: &Job, outcome: RowOutcome, fatal: bool) {
         for (i, &row) in job.batch.rows().iter().enumerate() {
-            self.settle(job.base + i as u64, row, outcome.clone(), fatal);
+            self.settle(job.base.saturating_add(i as u64), row, outcome.clone(), fatal);
         }
     }
 

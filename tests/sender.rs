@@ -757,3 +757,132 @@ fn sanitizes_nonsense_config_and_time() {
     }
     assert_eq!(n, 500);
 }
+
+mod arbitrary_inputs {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Poll(f64),
+        Respond {
+            pick: usize,
+            status: u16,
+            retry_after: Option<String>,
+            body: Vec<u8>,
+            now: f64,
+        },
+        NetError {
+            pick: usize,
+            now: f64,
+        },
+        Unknown(u64),
+        Enqueue(usize),
+        Close,
+    }
+
+    fn time() -> impl Strategy<Value = f64> {
+        prop_oneof![
+            0.0..1e6f64,
+            Just(f64::NAN),
+            Just(f64::INFINITY),
+            Just(f64::NEG_INFINITY),
+            Just(-1.0),
+            Just(1e300)
+        ]
+    }
+
+    fn body() -> impl Strategy<Value = Vec<u8>> {
+        prop_oneof![
+            proptest::collection::vec(any::<u8>(), 0..40),
+            Just(
+                br#"{"errors":[{"batch_index":0},{"batch_index":1e20},{"batch_index":"3"},{"batch_index":-4}]}"#
+                    .to_vec()
+            ),
+            Just(br#"{"errors":[{"batch_index":1.5}]}"#.to_vec()),
+            Just(br#"{"meta":{"errors":[[[[[[[[[[[["deep"]]]]]]]]]]]]}}"#.to_vec()),
+            "[a-z{}\\[\\]\":,0-9 ]{0,30}".prop_map(String::into_bytes),
+        ]
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            4 => time().prop_map(Op::Poll),
+            4 => (any::<usize>(), prop_oneof![Just(200u16), Just(207), Just(400), Just(401), Just(413), Just(429),
+                    Just(503), Just(404), any::<u16>()],
+                  proptest::option::of("[0-9A-Za-z ,:.-]{0,32}"), body(), time())
+                .prop_map(|(pick, status, retry_after, body, now)| Op::Respond { pick, status, retry_after, body, now }),
+            2 => (any::<usize>(), time()).prop_map(|(pick, now)| Op::NetError { pick, now }),
+            1 => any::<u64>().prop_map(Op::Unknown),
+            2 => (1usize..12).prop_map(Op::Enqueue),
+            1 => Just(Op::Close),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+        /// Whatever the inputs, nothing panics, and once every request is answered 200, every enqueued row
+        /// has exactly one outcome.
+        #[test]
+        fn never_panics_and_settles_every_row(
+            ops in proptest::collection::vec(op(), 0..120),
+            concurrency in 0usize..6,
+            max_attempts in 0u32..5,
+            rate in prop_oneof![Just(f64::NAN), Just(f64::INFINITY), 0.1..1e4f64, Just(-1.0)],
+            burst in prop_oneof![Just(f64::NAN), Just(0.0), 1.0..8.0f64, Just(f64::INFINITY)],
+        ) {
+            let mut s = Sender::new(SenderConfig {
+                concurrency, max_attempts, rate_per_sec: rate, burst,
+                base_backoff_ms: 10.0, max_backoff_ms: 100.0, max_retry_after_ms: 1000.0,
+                ..SenderConfig::new(Api::TrackV2)
+            });
+            let mut next = 0u64;
+            let mut in_flight: Vec<u64> = Vec::new();
+            let mut out: BTreeMap<RowRef, u32> = BTreeMap::new();
+            for op in ops {
+                match op {
+                    Op::Poll(t) => if let Action::Send(r) = s.poll(t) { in_flight.push(r.id) },
+                    Op::Respond { pick, status, retry_after, body, now } => if !in_flight.is_empty() {
+                        let id = in_flight.remove(pick % in_flight.len());
+                        s.on_response(id, now, Response { status, retry_after, body });
+                    },
+                    Op::NetError { pick, now } => if !in_flight.is_empty() {
+                        let id = in_flight.remove(pick % in_flight.len());
+                        s.on_network_error(id, now, "x");
+                    },
+                    Op::Unknown(id) => s.on_response(id, 0.0, Response::default()),
+                    Op::Enqueue(n) => {
+                        for b in batches(next..next + n as u64, 4) { s.enqueue(b); }
+                        next += n as u64;
+                    }
+                    Op::Close => s.close(),
+                }
+                for (r, _) in s.take_outcomes() { *out.entry(r).or_default() += 1; }
+            }
+            // drain: answer everything 200 at increasing times
+            s.close();
+            let mut now = 2e300;
+            for _ in 0..100_000 {
+                match s.poll(now) {
+                    Action::Send(r) => in_flight.push(r.id),
+                    Action::WaitUntil(t) => { prop_assert!(t > now || !now.is_finite()); now = t; }
+                    Action::AwaitResponses => {
+                        prop_assert!(!in_flight.is_empty());
+                        for id in in_flight.drain(..) {
+                            s.on_response(id, now, Response { status: 200, ..Default::default() });
+                        }
+                    }
+                    Action::Idle => prop_assert!(false, "idle after close"),
+                    Action::Done => break,
+                }
+            }
+            prop_assert_eq!(s.poll(now), Action::Done);
+            for (r, _) in s.take_outcomes() { *out.entry(r).or_default() += 1; }
+            prop_assert_eq!(out.len() as u64, next);
+            prop_assert!(out.values().all(|&n| n == 1));
+            let st = s.stats();
+            prop_assert_eq!((st.in_flight, st.queued), (0, 0));
+        }
+    }
+}
