@@ -61,8 +61,13 @@ impl Importer {
             .into();
         let mut value: serde_json::Value =
             serde_json::from_str(&json).map_err(|e| config_error(format!("options: {e}")))?;
-        let obj = value.as_object_mut().ok_or_else(|| config_error("options must be a plain object"))?;
-        if let Some(k) = obj.keys().find(|k| !EDGE_KEYS.contains(&k.as_str()) && !CORE_KEYS.contains(&k.as_str())) {
+        let obj = value
+            .as_object_mut()
+            .ok_or_else(|| config_error("options must be a plain object"))?;
+        if let Some(k) = obj
+            .keys()
+            .find(|k| !EDGE_KEYS.contains(&k.as_str()) && !CORE_KEYS.contains(&k.as_str()))
+        {
             return Err(config_error(format!("unknown option {k:?}")));
         }
         let mut edge = serde_json::Map::new();
@@ -93,17 +98,26 @@ impl Importer {
             core_opts.write_key = endpoint.api_key().map(str::to_string);
         }
         let core = Core::new(core_opts).map_err(|e| js_error(e.code(), e.message()))?;
-        Ok(Importer { core: Rc::new(RefCell::new(core)), endpoint: Rc::new(endpoint) })
+        Ok(Importer {
+            core: Rc::new(RefCell::new(core)),
+            endpoint: Rc::new(endpoint),
+        })
     }
 
     /// Feed the next chunk of the file.
     pub fn push(&self, chunk: &[u8]) -> Result<(), JsValue> {
-        self.core.borrow_mut().push(chunk).map_err(|e| js_error(e.code(), e.message()))
+        self.core
+            .borrow_mut()
+            .push(chunk)
+            .map_err(|e| js_error(e.code(), e.message()))
     }
 
     /// The file is complete.
     pub fn finish(&self) -> Result<(), JsValue> {
-        self.core.borrow_mut().finish().map_err(|e| js_error(e.code(), e.message()))
+        self.core
+            .borrow_mut()
+            .finish()
+            .map_err(|e| js_error(e.code(), e.message()))
     }
 
     /// Detected dialect, headers, resolved columns, preview rows and payloads, file issues.

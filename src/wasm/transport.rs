@@ -66,8 +66,12 @@ impl Endpoint {
         let origin = match endpoint {
             Some(e) => {
                 let e = e.trim_end_matches('/');
-                if !(e.starts_with("https://") || e.starts_with("http://")) || e["https://".len().min(e.len())..].contains('/') && !e.starts_with("http://") {
-                    return Err(format!("expected an endpoint origin such as https://host:port, found {e:?}"));
+                if !(e.starts_with("https://") || e.starts_with("http://"))
+                    || e["https://".len().min(e.len())..].contains('/') && !e.starts_with("http://")
+                {
+                    return Err(format!(
+                        "expected an endpoint origin such as https://host:port, found {e:?}"
+                    ));
                 }
                 if e.contains('@') || e.contains('?') || e.contains('#') {
                     return Err("the endpoint must be an origin without credentials, query or fragment".into());
@@ -90,7 +94,11 @@ impl Endpoint {
                 }
                 true
             }
-            t => return Err(format!("expected transport \"auto\", \"basic\" or \"write-key\", found {t:?}")),
+            t => {
+                return Err(format!(
+                    "expected transport \"auto\", \"basic\" or \"write-key\", found {t:?}"
+                ))
+            }
         };
         let blank = |s: &Option<String>| s.as_deref().is_none_or(|s| s.trim().is_empty());
         let authorization = match api {
@@ -101,8 +109,15 @@ impl Endpoint {
                     }
                     None
                 } else {
-                    let pair = format!("{}:{}", site_id.as_deref().unwrap_or(""), api_key.as_deref().unwrap_or(""));
-                    Some(format!("Basic {}", btoa(&pair).map_err(|_| "credentials must be ascii".to_string())?))
+                    let pair = format!(
+                        "{}:{}",
+                        site_id.as_deref().unwrap_or(""),
+                        api_key.as_deref().unwrap_or("")
+                    );
+                    Some(format!(
+                        "Basic {}",
+                        btoa(&pair).map_err(|_| "credentials must be ascii".to_string())?
+                    ))
                 }
             }
             ApiChoice::Pipelines => {
@@ -115,7 +130,10 @@ impl Endpoint {
                     None
                 } else {
                     let pair = format!("{}:", api_key.as_deref().unwrap_or(""));
-                    Some(format!("Basic {}", btoa(&pair).map_err(|_| "credentials must be ascii".to_string())?))
+                    Some(format!(
+                        "Basic {}",
+                        btoa(&pair).map_err(|_| "credentials must be ascii".to_string())?
+                    ))
                 }
             }
         };
@@ -143,7 +161,11 @@ impl Endpoint {
     fn init(&self, body: &[u8], signal: &web_sys::AbortSignal) -> Result<JsValue, JsValue> {
         let init = js_sys::Object::new();
         let headers = js_sys::Object::new();
-        let ct = if self.write_key { "text/plain" } else { "application/json" };
+        let ct = if self.write_key {
+            "text/plain"
+        } else {
+            "application/json"
+        };
         Reflect::set(&headers, &"content-type".into(), &ct.into())?;
         if let Some(a) = &self.authorization {
             Reflect::set(&headers, &"authorization".into(), &a.into())?;
@@ -174,15 +196,25 @@ async fn fetch_once(endpoint: &Endpoint, body: &[u8]) -> Result<Response, String
     };
     set_timeout(timeout.unchecked_ref(), REQUEST_TIMEOUT_MS);
     let init = endpoint.init(body, &controller.signal()).map_err(describe)?;
-    let resp: web_sys::Response =
-        JsFuture::from(global_fetch(&endpoint.url, &init)).await.map_err(describe)?.unchecked_into();
+    let resp: web_sys::Response = JsFuture::from(global_fetch(&endpoint.url, &init))
+        .await
+        .map_err(describe)?
+        .unchecked_into();
     let status = resp.status();
     let retry_after = resp.headers().get("retry-after").ok().flatten();
     let text = match resp.text() {
-        Ok(p) => JsFuture::from(p).await.map_err(describe)?.as_string().unwrap_or_default(),
+        Ok(p) => JsFuture::from(p)
+            .await
+            .map_err(describe)?
+            .as_string()
+            .unwrap_or_default(),
         Err(e) => return Err(describe(e)),
     };
-    Ok(Response { status, retry_after, body: text.into_bytes() })
+    Ok(Response {
+        status,
+        retry_after,
+        body: text.into_bytes(),
+    })
 }
 
 fn describe(e: JsValue) -> String {
@@ -207,7 +239,11 @@ fn sleep_then(tx: mpsc::UnboundedSender<Event>, ms: f64) {
 
 async fn read_chunk(reader: &web_sys::ReadableStreamDefaultReader) -> Result<Option<Vec<u8>>, String> {
     let r = JsFuture::from(reader.read()).await.map_err(describe)?;
-    if Reflect::get(&r, &"done".into()).ok().and_then(|d| d.as_bool()).unwrap_or(false) {
+    if Reflect::get(&r, &"done".into())
+        .ok()
+        .and_then(|d| d.as_bool())
+        .unwrap_or(false)
+    {
         return Ok(None);
     }
     let v = Reflect::get(&r, &"value".into()).map_err(describe)?;
@@ -221,7 +257,9 @@ async fn read_chunk(reader: &web_sys::ReadableStreamDefaultReader) -> Result<Opt
 }
 
 fn get_fn(options: &JsValue, key: &str) -> Option<Function> {
-    Reflect::get(options, &key.into()).ok().and_then(|f| f.dyn_into::<Function>().ok())
+    Reflect::get(options, &key.into())
+        .ok()
+        .and_then(|f| f.dyn_into::<Function>().ok())
 }
 
 fn with_summary(err: JsValue, core: &Core) -> JsValue {
@@ -239,8 +277,9 @@ pub(crate) async fn run(
     options: JsValue,
 ) -> Result<JsValue, JsValue> {
     let on_progress = get_fn(&options, "onProgress");
-    let signal: Option<web_sys::AbortSignal> =
-        Reflect::get(&options, &"signal".into()).ok().and_then(|s| s.dyn_into().ok());
+    let signal: Option<web_sys::AbortSignal> = Reflect::get(&options, &"signal".into())
+        .ok()
+        .and_then(|s| s.dyn_into().ok());
     let reader: web_sys::ReadableStreamDefaultReader = stream.get_reader().unchecked_into();
     let reader = Rc::new(reader);
     let (tx, mut rx) = mpsc::unbounded::<Event>();
@@ -299,7 +338,10 @@ pub(crate) async fn run(
                 }
                 if !reading && in_flight == 0 && timer_at.is_none() {
                     // Nothing can wake us: the core waits for input it does not want. Should not happen.
-                    return Err(js_error("E_INTERNAL", "the importer stalled: no input wanted, nothing in flight"));
+                    return Err(js_error(
+                        "E_INTERNAL",
+                        "the importer stalled: no input wanted, nothing in flight",
+                    ));
                 }
             }
         }
@@ -323,7 +365,10 @@ pub(crate) async fn run(
                 reading = false;
                 core.borrow_mut().cancel(&format!("reading the file failed: {e}"));
                 let _ = reader.cancel();
-                return Err(with_summary(js_error("E_CSV", &format!("reading the file failed: {e}")), &core.borrow()));
+                return Err(with_summary(
+                    js_error("E_CSV", &format!("reading the file failed: {e}")),
+                    &core.borrow(),
+                ));
             }
             Event::Answer(id, Ok(resp)) => {
                 in_flight -= 1;
