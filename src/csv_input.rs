@@ -727,3 +727,201 @@ impl CsvReader {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn count_breaks_table() {
+        // (spans, expected breaks): spans are counted in sequence, carrying a `\r`.
+        let cases: &[(&[&[u8]], u64)] = &[
+            (&[b""], 0),
+            (&[b"abc"], 0),
+            (&[b"\n"], 1),
+            (&[b"\r"], 1),
+            (&[b"\r\n"], 1),
+            (&[b"\n\r"], 2),
+            (&[b"\r\r\n\n"], 3),
+            (&[b"a\r", b"\nb"], 1),
+            (&[b"a\r", b"", b"\nb"], 1),
+            (&[b"\r", b"\r", b"\n"], 2),
+            (&[b"x\"\r\n\"y\n"], 2),
+        ];
+        for (spans, want) in cases {
+            let mut prev_cr = false;
+            let got: u64 = spans.iter().map(|s| count_breaks(s, &mut prev_cr)).sum();
+            assert_eq!(got, *want, "{spans:?}");
+        }
+    }
+
+    #[test]
+    fn detect_encoding_table() {
+        use Encoding::*;
+        let cases: &[(&[u8], Option<Encoding>, Encoding, usize)] = &[
+            (b"", None, Utf8, 0),
+            (b"id,name\n", None, Utf8, 0),
+            (b"\xEF\xBB\xBFid", None, Utf8Bom, 3),
+            (b"\xFF\xFEi\0", None, Utf16Le, 0),
+            (b"\xFE\xFF\0i", None, Utf16Be, 0),
+            (b"caf\xC3\xA9", None, Utf8, 0),
+            // Cut in the middle of a multi-byte character: still UTF-8.
+            (b"caf\xC3", None, Utf8, 0),
+            (b"\xE2\x82", None, Utf8, 0),
+            (b"caf\xE9,x", None, Windows1252, 0),
+            (b"\x80abc", None, Windows1252, 0),
+            (b"\xEF\xBB\xBFid", Some(Utf8), Utf8, 3),
+            (b"id", Some(Utf8Bom), Utf8Bom, 0),
+            (b"caf\xE9", Some(Utf8), Utf8, 0),
+            (b"id", Some(Windows1252), Windows1252, 0),
+        ];
+        for &(window, forced, want, bom) in cases {
+            assert_eq!(detect_encoding(window, forced), (want, bom), "{window:?}");
+        }
+    }
+
+    #[test]
+    fn sniff_delimiter_table() {
+        let cases: &[(&[u8], bool, u8)] = &[
+            (b"", true, b','),
+            (b"email\na@b.c\n", true, b','),
+            (b"a,b,c\n1,2,3\n", true, b','),
+            (b"a;b\n1;2\n", true, b';'),
+            (b"id;price\n1;2,50\n2;3,75", true, b';'),
+            (b"id;price;q\n1;2,50;3,1\n2;3,75;1,0\n", true, b';'),
+            (b"a\tb\n1\thello, world\n2\tx\n", true, b'\t'),
+            (b"a|b\n1|2,5\n", true, b'|'),
+            // Quote-aware: the `;` are inside quotes.
+            (b"name,desc\nx,\"a;b;c\"\ny,\"d;e;f\"\n", true, b','),
+            (b"name;desc\nx;\"a,b,c\"\ny;\"d,e\"\n", true, b';'),
+            // A truncated last record is ignored when the window is not the whole input.
+            (b"a;b\n1;2\n3;4,5,6,7,8", false, b';'),
+            // A single (truncated) line is still used when it is all there is.
+            (b"a;b;c;d", false, b';'),
+            // One column with commas in quotes.
+            (b"note\n\"a,b\"\n\"c,d\"\n", true, b','),
+        ];
+        for &(window, complete, want) in cases {
+            assert_eq!(
+                sniff_delimiter(window, complete) as char,
+                want as char,
+                "{:?}",
+                String::from_utf8_lossy(window)
+            );
+        }
+    }
+
+    #[test]
+    fn sniff_line_ending_table() {
+        use LineEnding::*;
+        let cases: &[(&[u8], bool, LineEnding)] = &[
+            (b"", true, None),
+            (b"a,b", true, None),
+            (b"a\nb\n", true, Lf),
+            (b"a\r\nb\r\n", true, CrLf),
+            (b"a\rb\r", true, Cr),
+            (b"a\nb\r\n", true, Mixed),
+            (b"a\r\nb\"x\ny\"\r\n", true, CrLf),
+            // A `\r` at the end of a truncated window may be half of `\r\n`.
+            (b"a\r\nb\r", false, CrLf),
+            (b"a\r\nb\r", true, Mixed),
+        ];
+        for &(window, complete, want) in cases {
+            assert_eq!(sniff_line_ending(window, complete), want, "{window:?}");
+        }
+    }
+
+    #[test]
+    fn near_key_table() {
+        let cases = [
+            ("id", "id"),
+            ("ID", "id"),
+            ("First Name", "firstname"),
+            ("first_name", "firstname"),
+            ("first-name ", "firstname"),
+            ("Émail", "émail"),
+            ("--", ""),
+        ];
+        for (name, want) in cases {
+            assert_eq!(near_key(name), want, "{name}");
+        }
+    }
+
+    #[test]
+    fn header_issues_table() {
+        use IssueCode::*;
+        type Row = (IssueCode, usize);
+        let cases: &[(&[&str], &[Row])] = &[
+            (&["id", "name"], &[]),
+            (
+                &["id", "Id", "ID"],
+                &[(HeaderNearDuplicate, 1), (HeaderNearDuplicate, 2)],
+            ),
+            (&["a", "a", "a"], &[(HeaderDuplicate, 1), (HeaderDuplicate, 2)]),
+            (&["", "x", "  "], &[(HeaderBlank, 0), (HeaderBlank, 2)]),
+            (&["first_name", "First Name"], &[(HeaderNearDuplicate, 1)]),
+            (&["a", "A", "a"], &[(HeaderNearDuplicate, 1), (HeaderDuplicate, 2)]),
+            (&["-", "_"], &[]),
+        ];
+        for &(names, want) in cases {
+            let names: Vec<String> = names.iter().map(|s| s.to_string()).collect();
+            let issues = header_issues(&names, 7);
+            let got: Vec<Row> = issues.iter().map(|i| (i.code, i.column.unwrap())).collect();
+            assert_eq!(got, want, "{names:?}");
+            for i in &issues {
+                assert_eq!((i.line, i.record), (7, 0));
+                assert_eq!(i.severity, i.code.severity());
+                assert_eq!(i.column_name.as_deref(), Some(names[i.column.unwrap()].as_str()));
+            }
+        }
+        let issues = header_issues(&["id".into(), "x".into(), "id".into()], 1);
+        assert_eq!(
+            issues[0].message,
+            "expected unique column names, found \"id\" in column 3 which duplicates column 1"
+        );
+    }
+
+    #[test]
+    fn read_before_sniff_window_is_full_needs_more() {
+        let mut r = CsvReader::new(CsvOptions {
+            sniff_bytes: 10,
+            ..CsvOptions::default()
+        });
+        let mut rec = Record::default();
+        r.push(b"a,b\n1,2\n");
+        assert_eq!(r.dialect(), None);
+        assert_eq!(r.read(&mut rec), ReadResult::NeedMore);
+        assert_eq!(r.bytes_buffered(), 8);
+        r.push(b"3,4\n");
+        assert_eq!(r.dialect().map(|d| d.delimiter), Some(b','));
+        assert_eq!(r.read(&mut rec), ReadResult::Record);
+        assert_eq!(r.headers(), Some(&["a".to_string(), "b".to_string()][..]));
+        assert_eq!((rec.line, rec.record, rec.byte), (2, 1, 4));
+        assert_eq!(rec.iter().collect::<Vec<_>>(), ["1", "2"]);
+        assert_eq!(r.read(&mut rec), ReadResult::Record);
+        assert_eq!((rec.line, rec.record, rec.byte), (3, 2, 8));
+        assert_eq!(r.read(&mut rec), ReadResult::NeedMore);
+        assert_eq!(r.bytes_buffered(), 0);
+        r.finish();
+        r.push(b"ignored\n");
+        assert_eq!(r.bytes_pushed(), 12);
+        assert_eq!(r.read(&mut rec), ReadResult::End);
+    }
+
+    #[test]
+    fn long_records_grow_buffers() {
+        let field = "x".repeat(5000);
+        let row: Vec<&str> = std::iter::repeat_n(field.as_str(), 100).collect();
+        let input = format!("h\n{}\n", row.join(","));
+        let mut r = CsvReader::new(CsvOptions::default());
+        let mut rec = Record::default();
+        for c in input.as_bytes().chunks(777) {
+            r.push(c);
+        }
+        r.finish();
+        assert_eq!(r.read(&mut rec), ReadResult::Record);
+        assert_eq!(rec.len(), 100);
+        assert!(rec.iter().all(|f| f == field));
+        assert_eq!(r.read(&mut rec), ReadResult::End);
+    }
+}
