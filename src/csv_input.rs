@@ -290,9 +290,11 @@ fn sniff_delimiter(window: &[u8], complete: bool) -> u8 {
         for &c in &counts {
             *freq.entry(c).or_insert(0) += 1;
         }
+        // The most frequent count; on ties the header's count, then the larger one.
+        let header = counts[0];
         let (mode, hits) = freq
             .into_iter()
-            .max_by_key(|&(count, hits)| (hits, count))
+            .max_by_key(|&(count, hits)| (hits, count == header, count))
             .unwrap_or((1, 0));
         if mode < 2 {
             continue;
@@ -798,6 +800,9 @@ mod tests {
             (b"a;b\n1;2\n3;4,5,6,7,8", false, b';'),
             // A single (truncated) line is still used when it is all there is.
             (b"a;b;c;d", false, b';'),
+            // One column, a stray `;` in one value: the header's count breaks the tie.
+            (b"email\na;b@x.io\n", true, b','),
+            (b"a;b\n1;2\n3\n", true, b';'),
             // One column with commas in quotes.
             (b"note\n\"a,b\"\n\"c,d\"\n", true, b','),
         ];
