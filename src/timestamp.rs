@@ -272,7 +272,7 @@ impl TimestampParser {
     /// Parse one cell (surrounding whitespace ignored) into unix milliseconds.
     #[inline]
     pub fn parse(&self, s: &str) -> Result<i64, TimestampError> {
-        let t = s.trim_ascii();
+        let t = s.trim();
         let b = t.as_bytes();
         if let Some((ms, _)) = fast_path(b, &self.zone) {
             return Ok(ms);
@@ -281,7 +281,7 @@ impl TimestampParser {
     }
     /// Parse one cell and also tell which format family it was written in.
     pub fn parse_with_format(&self, s: &str) -> Result<(i64, TimestampFormat), TimestampError> {
-        parse_core(s.trim_ascii(), &self.zone, OrderMode::Fixed(self.order)).map(|p| (p.millis, p.format))
+        parse_core(s.trim(), &self.zone, OrderMode::Fixed(self.order)).map(|p| (p.millis, p.format))
     }
 }
 
@@ -1269,7 +1269,15 @@ fn parse_text(s: &str, zone: &Zone) -> Result<Parsed, TimestampError> {
 // Detection
 // ---------------------------------------------------------------------------------------------------------
 
+/// 1971-01-01T00:00:00Z: plain numbers below this are not counted as timestamps by the detector.
+const PLAUSIBLE_UNIX_MIN_MS: i64 = 31_536_000_000;
+/// 2200-01-01T00:00:00Z: nor are numbers from here on.
+const PLAUSIBLE_UNIX_MAX_MS: i64 = 7_258_118_400_000;
+
 /// Learns a column's format and day/month order from sample values.
+///
+/// Plain numbers count as unix timestamps only when they land in 1971..2200 (so a column of small counts,
+/// ids or `YYYYMMDD` numbers is not taken for timestamps); other values count when they parse at all.
 #[derive(Debug, Clone, Default)]
 pub struct FormatDetector {
     /// Parsed values per family, indexed like [`FORMATS`].
@@ -1292,7 +1300,8 @@ pub struct DetectedFormat {
     pub date_order: Option<DateOrder>,
     /// True when no value decided the order (every day and month were ≤ 12); the choice is then month-first.
     pub ambiguous: bool,
-    /// Share of non-empty sampled values (0..=1) that parse as a timestamp at all.
+    /// Share of non-empty sampled values (0..=1) that parse as a timestamp at all (plain numbers: only those
+    /// landing in 1971..2200, see [`FormatDetector`]).
     pub parse_ratio: f64,
 }
 
@@ -1303,7 +1312,7 @@ impl FormatDetector {
     }
     /// Look at one sample value (empty values are ignored).
     pub fn observe(&mut self, s: &str) {
-        let t = s.trim_ascii();
+        let t = s.trim();
         if t.is_empty() {
             return;
         }
@@ -1311,6 +1320,14 @@ impl FormatDetector {
         let Ok(p) = parse_core(t, &Zone::Fixed(0), OrderMode::Infer) else {
             return;
         };
+        let unix = matches!(
+            p.format,
+            TimestampFormat::UnixSeconds | TimestampFormat::UnixMillis | TimestampFormat::UnixMicros
+        );
+        if unix && !(PLAUSIBLE_UNIX_MIN_MS..PLAUSIBLE_UNIX_MAX_MS).contains(&p.millis) {
+            // Small counts, ids or compact `YYYYMMDD` dates are numbers, not evidence of a timestamp column.
+            return;
+        }
         self.parsed += 1;
         let idx = FORMATS.iter().position(|f| *f == p.format).unwrap_or(7);
         self.counts[idx] += 1;
@@ -1456,6 +1473,7 @@ mod tests {
             // unix numbers
             ("1359389415", T),
             ("  1359389415 \t", T),
+            ("\u{a0}1359389415\u{a0}", T),
             ("+1359389415", T),
             ("1359389415.5", T + 500),
             ("1359389415.123456", T + 123),
@@ -1817,6 +1835,8 @@ mod tests {
                 0.5,
             ),
             (&["yesterday"], Mixed, None, false, 0.0),
+            (&["1", "25", "20240115", "1359389415"], UnixSeconds, None, false, 0.25),
+            (&["-1359389415", "99999999999"], Mixed, None, false, 0.0),
             (&["2013-01-28", "01/28/2013"], Mixed, Some(MonthFirst), false, 1.0),
         ];
         for (values, format, order, ambiguous, ratio) in cases {
