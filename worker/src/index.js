@@ -18,9 +18,9 @@ export { ChunkLedger } from "./ledger.js";
 export { ImportSlots } from "./slots.js";
 
 /** Largest chunk body accepted by default (MAX_CHUNK_BYTES overrides, up to the platform's 100 MB). */
-export const DEFAULT_MAX_CHUNK_BYTES = 8 * 1024 * 1024;
+const DEFAULT_MAX_CHUNK_BYTES = 8 * 1024 * 1024;
 /** The chunk size clients are told to use (`/config.json`): half the maximum, so a chunk never gets near it. */
-export const DEFAULT_CHUNK_BYTES = 4 * 1024 * 1024;
+const DEFAULT_CHUNK_BYTES = 4 * 1024 * 1024;
 const PLATFORM_MAX_BODY = 100 * 1000 * 1000;
 /** Attempts per Customer.io request inside one invocation (the package's default is 8). */
 const DEFAULT_MAX_ATTEMPTS = 6;
@@ -49,7 +49,7 @@ const num = (v, dflt) => {
 };
 
 /** The Worker's configuration from its variables and secrets; throws E_CONFIG (500) naming what is wrong. */
-export function readConfig(env, { needCredentials = true } = {}) {
+function readConfig(env, { needCredentials = true } = {}) {
   const fail = (message) => new RequestError(500, "E_CONFIG", message);
   const api = String(env.CIO_API ?? "track").trim().toLowerCase();
   if (api !== "track" && api !== "pipelines") {
@@ -117,7 +117,7 @@ async function digest(s) {
 }
 
 /** Constant-time comparison: both sides are hashed first, so neither the length nor a prefix leaks. */
-export async function tokenMatches(given, expected) {
+async function tokenMatches(given, expected) {
   const [a, b] = await Promise.all([digest(given), digest(expected)]);
   if (typeof crypto.subtle.timingSafeEqual === "function") return crypto.subtle.timingSafeEqual(a, b);
   const x = new Uint8Array(a);
@@ -247,7 +247,8 @@ async function handleImport(request, env, ctx, url) {
     }
   }
 
-  const work = runImport(request, cfg, options, flags, base_).finally(() => slots?.release(slotId).catch(() => {}));
+  const cooldownMs = Math.ceil((Math.max(4, cfg.concurrency) / cfg.ratePerChunk) * 1000);
+  const work = runImport(request, cfg, options, flags, base_).finally(() => slots?.release(slotId, cooldownMs).catch(() => {}));
   // Keep going if the client goes away: the ledger then learns the outcome, and a re-sent chunk replays it.
   ctx?.waitUntil?.(work.catch(() => {}));
   let result;

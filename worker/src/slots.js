@@ -7,6 +7,9 @@
 // at a time: an invocation that finds none free answers 503 E_BUSY with Retry-After and the client tries again.
 // The sum of all invocations' rates never exceeds the total. Without SLOTS the division still applies, but
 // nothing stops a client from running more chunks at once than MAX_PARALLEL_CHUNKS.
+//
+// Bound: in any window of T seconds Customer.io sees at most CIO_RATE_LIMIT × T + MAX_PARALLEL_CHUNKS × burst
+// requests from this Worker (burst: the package's pacer starts with max(4, CIO_CONCURRENCY) tokens).
 
 import { DurableObject } from "cloudflare:workers";
 
@@ -26,10 +29,16 @@ export class ImportSlots extends DurableObject {
     return { granted: true };
   }
 
-  async release(id) {
+  /**
+   * Give the slot back. It stays taken for `cooldownMs` more: the next invocation's pacer starts with a full
+   * burst of tokens, and the cool-down is the time this slot's pacer would need to earn them back, so one slot
+   * never sends faster than its share, however short its chunks are.
+   */
+  async release(id, cooldownMs = 0) {
     const held = (await this.ctx.storage.get("held")) ?? {};
     if (id in held) {
-      delete held[id];
+      if (cooldownMs > 0) held[id] = Date.now() + cooldownMs;
+      else delete held[id];
       await this.ctx.storage.put("held", held);
     }
   }
