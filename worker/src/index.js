@@ -311,7 +311,8 @@ async function runImport(request, cfg, options, flags, base_) {
   try {
     let summary;
     try {
-      summary = await imp.run(meter(request.body, cfg.maxChunkBytes, state), {
+      const rest = await prime(imp, meter(request.body, cfg.maxChunkBytes, state));
+      summary = await imp.run(rest, {
         onProgress() {
           // The importer must not be called back from inside onProgress: drain right after it returns.
           if (!pendingDrain) {
@@ -365,6 +366,36 @@ async function runImport(request, cfg, options, flags, base_) {
       imp.free();
     } catch {}
   }
+}
+
+/**
+ * Feed the importer with `push` until its mapping is resolved (or the input ends), then hand the rest of the
+ * stream to `run`. Every error the core can raise (binary input, empty file, no identifier or event column)
+ * happens before that point, and `push`/`finish` report them as exceptions with a code. (Through `run`, the
+ * package's transport panics on them: it reads the summary while the failing call still borrows the core,
+ * which leaves the wasm instance unusable for later requests in this isolate. Fixed in the package, this
+ * stays harmless.)
+ */
+async function prime(imp, stream) {
+  const reader = stream.getReader();
+  for (;;) {
+    const info = imp.inspect();
+    if (info && (info.mapping || info.mappingError)) break;
+    const { done, value } = await reader.read();
+    if (done) {
+      imp.finish();
+      return new ReadableStream({ start: (c) => c.close() });
+    }
+    imp.push(value);
+  }
+  return new ReadableStream({
+    async pull(controller) {
+      const { done, value } = await reader.read();
+      if (done) controller.close();
+      else controller.enqueue(value);
+    },
+    cancel: (reason) => reader.cancel(reason),
+  });
 }
 
 /** Record numbers of the chunk → record numbers of the file. */
