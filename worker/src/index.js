@@ -281,7 +281,9 @@ function tooLargeMessage(cfg, n) {
 
 async function runImport(request, cfg, options, flags, base_) {
   const state = {};
-  const imp = new Importer({
+  let imp;
+  try {
+    imp = new Importer({
     ...options,
     api: cfg.api,
     region: cfg.region,
@@ -291,7 +293,10 @@ async function runImport(request, cfg, options, flags, base_) {
     rateLimit: cfg.ratePerChunk,
     concurrency: cfg.concurrency,
     maxAttempts: cfg.maxAttempts,
-  });
+    });
+  } catch (e) {
+    throw new RequestError(e?.code === "E_CONFIG" ? 400 : 500, e?.code ?? "E_INTERNAL", String(e?.message ?? e));
+  }
   const issues = [];
   const issueCounts = {};
   let rejectedCsv = "";
@@ -330,7 +335,13 @@ async function runImport(request, cfg, options, flags, base_) {
       try {
         drain();
       } catch {}
-      const extra = { ...base_, summary: e?.summary ? fileLevel(e.summary, flags) : undefined, issues, issueCounts };
+      let partial = e?.summary;
+      if (!partial) {
+        try {
+          partial = imp.summary();
+        } catch {}
+      }
+      const extra = { ...base_, summary: partial ? fileLevel(partial, flags) : undefined, issues, issueCounts };
       if (state.tooLarge) throw new RequestError(413, "E_TOO_LARGE", tooLargeMessage(cfg, 0), { ...extra, maxChunkBytes: cfg.maxChunkBytes, chunkBytes: cfg.chunkBytes });
       switch (e?.code) {
         case "E_AUTH":
