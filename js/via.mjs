@@ -64,7 +64,9 @@ export class CsvChunker {
 
   push(bytes) {
     const ready = [];
-    for (let o = 0; o < bytes.length; o += SLICE) this.#scan(bytes.subarray(o, o + SLICE), ready);
+    // Scan in slices so a chunk overshoots its target by at most a slice (plus one record).
+    const slice = Math.max(1024, Math.min(SLICE, Math.floor(this.target / 4)));
+    for (let o = 0; o < bytes.length; o += slice) this.#scan(bytes.subarray(o, o + slice), ready);
     return ready;
   }
 
@@ -238,7 +240,8 @@ function withoutHeader(csv) {
  *                   the same file has the same id and its completed chunks are replayed, not re-sent)
  *   rejected        true: collect the rejected rows (summary.rejectedCsv, one header, the file's line numbers)
  *   resumeAfterRecord  skip records up to this one (a checkpoint from an earlier run)
- *   maxAttempts     attempts per chunk (default 6)
+ *   maxAttempts     attempts per chunk (default 6); "busy" answers (all slots taken, E_BUSY; the chunk running
+ *                   in an earlier attempt, E_CHUNK_BUSY) are waited out instead, up to busyBudgetMs (30 min)
  *   onProgress(p)   after each chunk: the running totals, { chunks, chunksDone, bytesRead, ... }
  *   onChunk(answer) each chunk's answer from the Worker
  *   signal          AbortSignal
@@ -267,6 +270,7 @@ export async function importVia(opts) {
   const maxChunkBytes = Math.max(chunkBytes * 2, server.maxChunkBytes ?? 0);
   const parallel = Math.max(1, Math.floor(opts.parallel ?? server.maxParallelChunks ?? 4));
   const maxAttempts = opts.maxAttempts ?? 6;
+  const busyBudgetMs = opts.busyBudgetMs ?? 30 * 60_000;
   const resumeAfter = opts.resumeAfterRecord ?? 0;
   const params = { ...(opts.params ?? {}) };
   for (const k of ["kind", "chunk", "source", "line-offset", "record-offset", "rejected", "resume-after-record"]) delete params[k];
@@ -277,7 +281,7 @@ export async function importVia(opts) {
   let source = opts.source ?? null;
 
   const totals = Object.fromEntries(SUM_KEYS.map((k) => [k, 0]));
-  const agg = { ...totals, checkpoint: resumeAfter, dryRun, chunks: 0, chunksDone: 0, replayedChunks: 0, chunkRetries: 0, bytesRead: 0, issueCounts: {}, issues: [] };
+  const agg = { ...totals, checkpoint: resumeAfter, dryRun, chunks: 0, chunksDone: 0, replayedChunks: 0, chunkRetries: 0, busyWaits: 0, bytesRead: 0, issueCounts: {}, issues: [] };
   let rejectedCsv = null;
   const results = []; // by index: { records, recordOffset, answer }
   const started = Date.now();
@@ -335,6 +339,7 @@ export async function importVia(opts) {
     target.search = q.toString();
     const sha = await sha256Hex(chunk.body);
     let lastError = null;
+    let busyMs = 0;
     for (let attempt = 1; ; attempt++) {
       if (signal?.aborted) throw new ViaError("E_ABORTED", "the import was cancelled", { summary: finalSummary() });
       let res = null;
@@ -367,8 +372,18 @@ export async function importVia(opts) {
         if (!retryable) {
           throw new ViaError(code, `chunk ${chunk.index}: ${message}`, { status: res.status, chunk: chunk.index, answer: body, summary: finalSummary() });
         }
-        wait = retryAfterMs(res, wait);
+        wait = Number.isFinite(body?.retryAfterMs) ? Math.min(300_000, Math.max(50, body.retryAfterMs)) : retryAfterMs(res, wait);
         lastError = new ViaError(code, `chunk ${chunk.index}: ${message}`, { status: res.status, chunk: chunk.index });
+        if (code === "E_BUSY" || code === "E_CHUNK_BUSY") {
+          // Not a failure: every slot is taken, or this chunk is being imported by an earlier attempt.
+          busyMs += wait;
+          if (busyMs <= busyBudgetMs) {
+            attempt--;
+            agg.busyWaits++;
+            await sleep(wait, signal);
+            continue;
+          }
+        }
       }
       if (attempt >= maxAttempts) {
         lastError.summary = finalSummary();

@@ -229,7 +229,7 @@ async function handleImport(request, env, ctx, url) {
     if (found.state === "busy") {
       await request.body.cancel().catch(() => {});
       const secs = Math.max(1, Math.ceil((found.retryAfterMs ?? 5000) / 1000));
-      return errorResponse(409, "E_CHUNK_BUSY", `chunk ${flags.chunk} of source ${flags.source} is being imported right now; ask again later for its summary`, undefined, { "retry-after": String(Math.min(secs, 30)) });
+      return errorResponse(409, "E_CHUNK_BUSY", `chunk ${flags.chunk} of source ${flags.source} is being imported right now; ask again later for its summary`, { retryAfterMs: Math.min(secs, 30) * 1000 }, { "retry-after": String(Math.min(secs, 30)) });
     }
     leaseKey = keyFor(claimed);
   }
@@ -243,12 +243,30 @@ async function handleImport(request, env, ctx, url) {
     if (!got.granted) {
       if (leaseKey) await ledger.abort(leaseKey);
       await request.body.cancel().catch(() => {});
-      return errorResponse(503, "E_BUSY", `all ${cfg.parallel} import slots are in use (MAX_PARALLEL_CHUNKS); send this chunk again shortly`, undefined, { "retry-after": String(Math.max(1, Math.ceil(got.retryAfterMs / 1000))) });
+      return errorResponse(503, "E_BUSY", `all ${cfg.parallel} import slots are in use (MAX_PARALLEL_CHUNKS); send this chunk again shortly`, { retryAfterMs: got.retryAfterMs }, { "retry-after": String(Math.max(1, Math.ceil(got.retryAfterMs / 1000))) });
     }
   }
 
-  const cooldownMs = Math.ceil((Math.max(4, cfg.concurrency) / cfg.ratePerChunk) * 1000);
-  const work = runImport(request, cfg, options, flags, base_).finally(() => slots?.release(slotId, cooldownMs).catch(() => {}));
+  // The slot is given back with a cool-down: the time its pacer would still need to have earned the requests
+  // this invocation made (n / rate − elapsed), so one slot never sends faster than its share across chunks,
+  // however short they are (the next invocation's pacer starts with a full burst).
+  const startedAt = Date.now();
+  const release = (requests) => {
+    if (!slots) return;
+    const n = requests ?? Math.max(4, cfg.concurrency);
+    const cooldownMs = Math.max(0, Math.ceil((n / cfg.ratePerChunk) * 1000 - (Date.now() - startedAt)));
+    return slots.release(slotId, cooldownMs).catch(() => {});
+  };
+  const work = runImport(request, cfg, options, flags, base_).then(
+    async (r) => {
+      await release(r.answer.requests);
+      return r;
+    },
+    async (e) => {
+      await release(e?.extra?.summary?.requests);
+      throw e;
+    },
+  );
   // Keep going if the client goes away: the ledger then learns the outcome, and a re-sent chunk replays it.
   ctx?.waitUntil?.(work.catch(() => {}));
   let result;
