@@ -435,9 +435,9 @@ impl TypeSample {
         }
         if self.ints == n {
             (ValueType::Integer, None)
-        } else if self.ints + self.floats == n && self.floats > 0 {
-            (ValueType::Float, None)
-        } else if decimal_comma && self.ints + self.decimal_comma_floats == n && self.decimal_comma_floats > 0 {
+        } else if (self.ints + self.floats == n && self.floats > 0)
+            || (decimal_comma && self.ints + self.decimal_comma_floats == n && self.decimal_comma_floats > 0)
+        {
             (ValueType::Float, None)
         } else if self.bools == n {
             (ValueType::Boolean, None)
@@ -678,6 +678,7 @@ mod tests {
     #[test]
     fn auto_matches_identifiers_and_roles() {
         // (kind, headers, identifier index and kind, event name column, timestamp column)
+        #[allow(clippy::type_complexity)]
         let cases: &[(Kind, &[&str], (usize, IdKind), Option<usize>, Option<usize>)] = &[
             (Kind::People, &["id", "email", "name"], (0, IdKind::Id), None, None),
             (Kind::People, &["E-mail", "first_name"], (0, IdKind::Email), None, None),
