@@ -391,15 +391,15 @@ pub(crate) async fn run(
         if let Some(f) = &on_progress {
             if now - last_progress >= 100.0 {
                 last_progress = now;
-                report(f, &core.borrow(), now - started)?;
+                report(f, &core, now - started)?;
             }
         }
     }
     let _ = reader.cancel();
-    let c = core.borrow();
     if let Some(f) = &on_progress {
-        report(f, &c, js_sys::Date::now() - started)?;
+        report(f, &core, js_sys::Date::now() - started)?;
     }
+    let c = core.borrow();
     if let Some(fatal) = c.fatal() {
         return Err(with_summary(js_error("E_AUTH", &fatal), &c));
     }
@@ -409,12 +409,17 @@ pub(crate) async fn run(
     to_js(&c.summary())
 }
 
-fn report(f: &Function, core: &Core, elapsed_ms: f64) -> Result<(), JsValue> {
-    let s = core.summary();
+/// Call `onProgress` with the summary so far. The core is not borrowed while the callback runs, so the callback
+/// may call the importer (`takeRejectedCsv`, `takeIssues`, `takePayloads`, `summary`).
+fn report(f: &Function, core: &RefCell<Core>, elapsed_ms: f64) -> Result<(), JsValue> {
+    let (s, bytes_read) = {
+        let c = core.borrow();
+        (c.summary(), c.bytes_read())
+    };
     let p = to_js(&s)?;
     let secs = (elapsed_ms / 1000.0).max(0.001);
     let settled = s.sent + s.api_rejected + s.failed + s.rejected;
-    Reflect::set(&p, &"bytesRead".into(), &(core.bytes_read() as f64).into())?;
+    Reflect::set(&p, &"bytesRead".into(), &(bytes_read as f64).into())?;
     Reflect::set(&p, &"rowsPerSec".into(), &(settled as f64 / secs).into())?;
     Reflect::set(&p, &"elapsedMs".into(), &elapsed_ms.into())?;
     f.call1(&JsValue::NULL, &p)?;
