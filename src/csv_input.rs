@@ -4,7 +4,11 @@
 //! prefix is not valid UTF-8), the delimiter (`,` `;` tab `|`, quote-aware), the line endings, and reads the
 //! header row. Pushing one byte at a time gives exactly the same result as pushing the whole file at once.
 
-use crate::issue::Issue;
+use std::collections::{HashMap, VecDeque};
+
+use csv_core::{ReadRecordResult, Reader as CoreReader, ReaderBuilder};
+
+use crate::issue::{Issue, IssueCode};
 
 /// The text encoding of the input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -78,6 +82,9 @@ pub struct Record {
     /// 1-based data record number (the header is record 0; blank lines are not records).
     pub record: u64,
     /// Byte offset of the record's start in the original input.
+    ///
+    /// For UTF-8 input (with or without BOM) this is the exact offset in the pushed bytes. For transcoded input
+    /// (UTF-16, Windows-1252) it is the offset in the decoded UTF-8 stream (after the BOM).
     pub byte: u64,
     /// Set when the record's bytes were not valid in the detected encoding; the fields then hold a lossy decoding.
     pub invalid_encoding: bool,
@@ -126,50 +133,800 @@ pub enum ReadResult {
     End,
 }
 
+/// The delimiters the sniffer chooses among, in order of preference on ties.
+const CANDIDATES: [u8; 4] = [b',', b';', b'\t', b'|'];
+/// The smallest sniff window used, whatever the options say (enough to see any BOM).
+const MIN_SNIFF: usize = 4;
+
 /// The push-based CSV reader.
+///
+/// Feed bytes with [`CsvReader::push`], mark the end with [`CsvReader::finish`], and pull records with
+/// [`CsvReader::read`]. Bytes pushed after `finish` are ignored. Memory is bounded by the sniff window, the
+/// largest record and the unread pushed chunks: consumed bytes are dropped.
 #[derive(Debug)]
 pub struct CsvReader {
-    _private: (),
+    options: CsvOptions,
+    sniff: usize,
+    pushed: u64,
+    finished: bool,
+    /// Raw bytes held until the dialect is decided.
+    raw: Vec<u8>,
+    dialect: Option<Dialect>,
+    /// Set for transcoded encodings (UTF-16, Windows-1252).
+    decoder: Option<encoding_rs::Decoder>,
+    /// UTF-8 bytes to parse (raw bytes for UTF-8 input, decoded bytes otherwise); `buf[..pos]` is consumed.
+    buf: Vec<u8>,
+    pos: usize,
+    /// Offset of `buf[0]` in the (raw for UTF-8, decoded otherwise) stream.
+    base: u64,
+    /// Offsets (same space as `base`) of replacement characters written for malformed transcoded input.
+    malformed: VecDeque<u64>,
+    core: CoreReader,
+    out: Vec<u8>,
+    nout: usize,
+    ends: Vec<usize>,
+    nend: usize,
+    in_record: bool,
+    rec_byte: u64,
+    rec_line: u64,
+    /// Current physical line (1-based) at `pos`.
+    line: u64,
+    /// The last consumed byte was `\r` (so a following `\n` is the same line break).
+    prev_cr: bool,
+    records: u64,
+    headers: Option<Vec<String>>,
+    header_line: u64,
+    issues: Vec<Issue>,
+    done: bool,
+}
+
+/// A csv-core reader for `delimiter`, already past its first-read BOM check (so chunking cannot change it).
+fn core_reader(delimiter: u8) -> CoreReader {
+    let mut rdr = ReaderBuilder::new().delimiter(delimiter).quote(b'"').build();
+    // The first call of csv-core strips a UTF-8 BOM only if 3 bytes are available, which would depend on the
+    // chunking; a leading terminator is skipped in the start state and marks the reader as having read.
+    let _ = rdr.read_record(b"\n", &mut [0u8; 1], &mut [0usize; 1]);
+    rdr
+}
+
+/// Counts line breaks (`\n`, `\r\n`, lone `\r`) in `span`; `prev_cr` carries a `\r` across spans.
+#[inline]
+fn count_breaks(span: &[u8], prev_cr: &mut bool) -> u64 {
+    let Some(&last) = span.last() else {
+        return 0;
+    };
+    let mut n = 0u64;
+    for i in memchr::memchr2_iter(b'\n', b'\r', span) {
+        if span[i] == b'\r' {
+            n += 1;
+        } else {
+            let after_cr = if i == 0 { *prev_cr } else { span[i - 1] == b'\r' };
+            n += u64::from(!after_cr);
+        }
+    }
+    *prev_cr = last == b'\r';
+    n
+}
+
+/// Detects the encoding of the sniff window; returns it and the length of the UTF-8 BOM to skip.
+fn detect_encoding(window: &[u8], forced: Option<Encoding>) -> (Encoding, usize) {
+    let utf8_bom = window.starts_with(b"\xEF\xBB\xBF");
+    if let Some(enc) = forced {
+        let bom = match enc {
+            Encoding::Utf8 | Encoding::Utf8Bom if utf8_bom => 3,
+            _ => 0,
+        };
+        return (enc, bom);
+    }
+    if utf8_bom {
+        return (Encoding::Utf8Bom, 3);
+    }
+    if window.starts_with(b"\xFF\xFE") {
+        return (Encoding::Utf16Le, 0);
+    }
+    if window.starts_with(b"\xFE\xFF") {
+        return (Encoding::Utf16Be, 0);
+    }
+    match std::str::from_utf8(window) {
+        Ok(_) => (Encoding::Utf8, 0),
+        // A multi-byte character cut at the window's end is still valid UTF-8.
+        Err(e) if e.error_len().is_none() => (Encoding::Utf8, 0),
+        Err(_) => (Encoding::Windows1252, 0),
+    }
+}
+
+/// Field counts of the records in `window` parsed with `delimiter`. If `complete` is false the last record
+/// (not ended by a terminator) is left out, unless it is the only one.
+fn field_counts(window: &[u8], delimiter: u8, complete: bool) -> Vec<usize> {
+    let mut rdr = core_reader(delimiter);
+    let mut out = [0u8; 1024];
+    let mut ends = [0usize; 64];
+    let mut counts = Vec::new();
+    let mut fields = 0usize;
+    let mut input = window;
+    let mut eof = false;
+    loop {
+        let (res, nin, _, nend) = rdr.read_record(input, &mut out, &mut ends);
+        input = &input[nin..];
+        fields += nend;
+        match res {
+            ReadRecordResult::Record => {
+                counts.push(fields);
+                fields = 0;
+            }
+            ReadRecordResult::OutputFull | ReadRecordResult::OutputEndsFull => {}
+            ReadRecordResult::InputEmpty => {
+                if eof {
+                    break;
+                }
+                if !input.is_empty() {
+                    continue;
+                }
+                if complete || counts.is_empty() {
+                    eof = true;
+                } else {
+                    break;
+                }
+            }
+            ReadRecordResult::End => break,
+        }
+    }
+    counts
+}
+
+/// Chooses the delimiter giving the most consistent field count (> 1) across the window's records.
+fn sniff_delimiter(window: &[u8], complete: bool) -> u8 {
+    // (delimiter, records with the modal count, records, modal count)
+    let mut best: Option<(u8, usize, usize, usize)> = None;
+    for &d in &CANDIDATES {
+        if memchr::memchr(d, window).is_none() {
+            continue;
+        }
+        let counts = field_counts(window, d, complete);
+        if counts.is_empty() {
+            continue;
+        }
+        let mut freq: HashMap<usize, usize> = HashMap::new();
+        for &c in &counts {
+            *freq.entry(c).or_insert(0) += 1;
+        }
+        // The most frequent count; on ties the header's count, then the larger one.
+        let header = counts[0];
+        let (mode, hits) = freq
+            .into_iter()
+            .max_by_key(|&(count, hits)| (hits, count == header, count))
+            .unwrap_or((1, 0));
+        if mode < 2 {
+            continue;
+        }
+        let n = counts.len();
+        let better = match best {
+            None => true,
+            Some((_, bh, bn, bm)) => {
+                // Compare hits / n with bh / bn, then the modal count.
+                let (l, r) = (hits as u128 * bn as u128, bh as u128 * n as u128);
+                l > r || (l == r && mode > bm)
+            }
+        };
+        if better {
+            best = Some((d, hits, n, mode));
+        }
+    }
+    best.map_or(b',', |b| b.0)
+}
+
+/// The record terminators (outside quotes) seen in the window.
+fn sniff_line_ending(window: &[u8], complete: bool) -> LineEnding {
+    let (mut lf, mut crlf, mut cr) = (false, false, false);
+    let mut in_quotes = false;
+    for i in memchr::memchr3_iter(b'"', b'\r', b'\n', window) {
+        match window[i] {
+            b'"' => in_quotes = !in_quotes,
+            _ if in_quotes => {}
+            b'\r' => match window.get(i + 1) {
+                Some(b'\n') => crlf = true,
+                Some(_) => cr = true,
+                None if complete => cr = true,
+                None => {}
+            },
+            _ => {
+                if i == 0 || window[i - 1] != b'\r' {
+                    lf = true;
+                }
+            }
+        }
+    }
+    match (lf, crlf, cr) {
+        (false, false, false) => LineEnding::None,
+        (true, false, false) => LineEnding::Lf,
+        (false, true, false) => LineEnding::CrLf,
+        (false, false, true) => LineEnding::Cr,
+        _ => LineEnding::Mixed,
+    }
+}
+
+/// Lowercase letters and digits only: `First Name`, `first_name` and `FIRSTNAME` all give `firstname`.
+fn near_key(name: &str) -> String {
+    name.chars()
+        .filter(|c| c.is_alphanumeric())
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+/// Blank, duplicate and near-duplicate header issues.
+fn header_issues(headers: &[String], line: u64) -> Vec<Issue> {
+    let mut issues = Vec::new();
+    let mut exact: HashMap<&str, usize> = HashMap::new();
+    let mut near: HashMap<String, usize> = HashMap::new();
+    for (i, name) in headers.iter().enumerate() {
+        if name.trim().is_empty() {
+            issues.push(
+                Issue::new(
+                    IssueCode::HeaderBlank,
+                    line,
+                    0,
+                    format!("expected a column name, found a blank header in column {}", i + 1),
+                )
+                .at_column(i, name.clone()),
+            );
+            continue;
+        }
+        if let Some(&j) = exact.get(name.as_str()) {
+            issues.push(
+                Issue::new(
+                    IssueCode::HeaderDuplicate,
+                    line,
+                    0,
+                    format!(
+                        "expected unique column names, found \"{name}\" in column {} which duplicates column {}",
+                        i + 1,
+                        j + 1
+                    ),
+                )
+                .at_column(i, name.clone()),
+            );
+            continue;
+        }
+        exact.insert(name.as_str(), i);
+        let key = near_key(name);
+        if key.is_empty() {
+            continue;
+        }
+        if let Some(&j) = near.get(&key) {
+            issues.push(
+                Issue::new(
+                    IssueCode::HeaderNearDuplicate,
+                    line,
+                    0,
+                    format!(
+                        "expected distinct column names, found \"{name}\" in column {} which differs from \"{}\" in column {} only by case, punctuation or whitespace",
+                        i + 1,
+                        headers[j],
+                        j + 1
+                    ),
+                )
+                .at_column(i, name.clone()),
+            );
+        } else {
+            near.insert(key, i);
+        }
+    }
+    issues
 }
 
 impl CsvReader {
     /// A reader with the given options.
+    ///
+    /// A `sniff_bytes` below 4 is raised to 4 (enough to see any byte-order mark).
     pub fn new(options: CsvOptions) -> Self {
-        let _ = options;
-        todo!("csv_input")
+        let sniff = options.sniff_bytes.max(MIN_SNIFF);
+        CsvReader {
+            options,
+            sniff,
+            pushed: 0,
+            finished: false,
+            raw: Vec::new(),
+            dialect: None,
+            decoder: None,
+            buf: Vec::new(),
+            pos: 0,
+            base: 0,
+            malformed: VecDeque::new(),
+            core: core_reader(b','),
+            out: vec![0; 1024],
+            nout: 0,
+            ends: vec![0; 64],
+            nend: 0,
+            in_record: false,
+            rec_byte: 0,
+            rec_line: 0,
+            line: 1,
+            prev_cr: false,
+            records: 0,
+            headers: None,
+            header_line: 0,
+            issues: Vec::new(),
+            done: false,
+        }
     }
+
     /// Feed the next chunk of bytes (any size, including empty).
     pub fn push(&mut self, chunk: &[u8]) {
-        let _ = chunk;
-        todo!("csv_input")
+        if self.finished || chunk.is_empty() {
+            return;
+        }
+        self.pushed += chunk.len() as u64;
+        if self.dialect.is_none() {
+            self.raw.extend_from_slice(chunk);
+            if self.raw.len() >= self.sniff {
+                self.decide();
+            }
+            return;
+        }
+        self.compact();
+        if self.decoder.is_some() {
+            self.decode(chunk, false);
+        } else {
+            self.buf.extend_from_slice(chunk);
+        }
     }
+
     /// Mark the end of the input.
     pub fn finish(&mut self) {
-        todo!("csv_input")
+        if self.finished {
+            return;
+        }
+        self.finished = true;
+        if self.dialect.is_none() {
+            self.decide();
+        }
+        if self.decoder.is_some() {
+            self.decode(&[], true);
+        }
     }
+
+    /// Drops the consumed bytes once they are at least half the buffer (amortised O(1) per byte).
+    fn compact(&mut self) {
+        if self.pos > 0 && self.pos >= self.buf.len() / 2 {
+            self.buf.drain(..self.pos);
+            self.base += self.pos as u64;
+            self.pos = 0;
+        }
+    }
+
+    /// Transcodes `src` to UTF-8 at the end of `buf`, writing U+FFFD for malformed input (and remembering where).
+    fn decode(&mut self, mut src: &[u8], last: bool) {
+        let Some(decoder) = self.decoder.as_mut() else {
+            return;
+        };
+        loop {
+            let need = decoder
+                .max_utf8_buffer_length_without_replacement(src.len())
+                .unwrap_or(src.len().saturating_mul(3))
+                .clamp(16, 1 << 20);
+            let old = self.buf.len();
+            self.buf.resize(old + need, 0);
+            let (res, read, written) = decoder.decode_to_utf8_without_replacement(src, &mut self.buf[old..], last);
+            self.buf.truncate(old + written);
+            src = &src[read..];
+            match res {
+                encoding_rs::DecoderResult::InputEmpty => break,
+                encoding_rs::DecoderResult::OutputFull => {}
+                encoding_rs::DecoderResult::Malformed(_, _) => {
+                    self.malformed.push_back(self.base + self.buf.len() as u64);
+                    self.buf.extend_from_slice("\u{FFFD}".as_bytes());
+                }
+            }
+        }
+    }
+
+    /// Decides the encoding and the dialect on the sniff window, and moves the raw bytes into the parse buffer.
+    fn decide(&mut self) {
+        let raw = std::mem::take(&mut self.raw);
+        let wlen = raw.len().min(self.sniff);
+        // The window holds the whole input only if it was decided at `finish`.
+        let complete = self.finished && wlen == raw.len();
+        let (encoding, bom) = detect_encoding(&raw[..wlen], self.options.encoding);
+        let (win_start, win_end) = match encoding {
+            Encoding::Utf8 | Encoding::Utf8Bom => {
+                self.buf = raw;
+                self.pos = bom.min(wlen);
+                (self.pos, wlen)
+            }
+            Encoding::Utf16Le | Encoding::Utf16Be | Encoding::Windows1252 => {
+                let enc = match encoding {
+                    Encoding::Utf16Le => encoding_rs::UTF_16LE,
+                    Encoding::Utf16Be => encoding_rs::UTF_16BE,
+                    _ => encoding_rs::WINDOWS_1252,
+                };
+                self.decoder = Some(enc.new_decoder_with_bom_removal());
+                self.decode(&raw[..wlen], false);
+                let w = self.buf.len();
+                self.decode(&raw[wlen..], false);
+                (0, w)
+            }
+        };
+        let window = &self.buf[win_start..win_end];
+        let delimiter = self
+            .options
+            .delimiter
+            .unwrap_or_else(|| sniff_delimiter(window, complete));
+        let line_ending = sniff_line_ending(window, complete);
+        self.core = core_reader(delimiter);
+        self.dialect = Some(Dialect {
+            encoding,
+            delimiter,
+            quote: b'"',
+            line_ending,
+        });
+    }
+
     /// Read the next data record into `out`.
     pub fn read(&mut self, out: &mut Record) -> ReadResult {
-        let _ = out;
-        todo!("csv_input")
+        if self.done {
+            return ReadResult::End;
+        }
+        if self.dialect.is_none() {
+            return ReadResult::NeedMore;
+        }
+        loop {
+            if !self.in_record {
+                // Skip blank lines (csv-core would too, but the record's start position must be known).
+                while let Some(&b) = self.buf.get(self.pos) {
+                    if b == b'\n' {
+                        self.line += u64::from(!self.prev_cr);
+                        self.prev_cr = false;
+                    } else if b == b'\r' {
+                        self.line += 1;
+                        self.prev_cr = true;
+                    } else {
+                        break;
+                    }
+                    self.pos += 1;
+                }
+                if self.pos == self.buf.len() {
+                    if self.finished {
+                        self.done = true;
+                        return ReadResult::End;
+                    }
+                    return ReadResult::NeedMore;
+                }
+                self.in_record = true;
+                self.rec_byte = self.base + self.pos as u64;
+                self.rec_line = self.line;
+                self.nout = 0;
+                self.nend = 0;
+            }
+            let input = &self.buf[self.pos..];
+            if input.is_empty() && !self.finished {
+                return ReadResult::NeedMore;
+            }
+            let (res, nin, nout, nend) =
+                self.core
+                    .read_record(input, &mut self.out[self.nout..], &mut self.ends[self.nend..]);
+            self.line += count_breaks(&input[..nin], &mut self.prev_cr);
+            self.pos += nin;
+            self.nout += nout;
+            self.nend += nend;
+            match res {
+                ReadRecordResult::InputEmpty => {
+                    if !self.finished {
+                        return ReadResult::NeedMore;
+                    }
+                }
+                ReadRecordResult::OutputFull => {
+                    let len = self.out.len().max(64) * 2;
+                    self.out.resize(len, 0);
+                }
+                ReadRecordResult::OutputEndsFull => {
+                    let len = self.ends.len().max(8) * 2;
+                    self.ends.resize(len, 0);
+                }
+                ReadRecordResult::Record => {
+                    self.in_record = false;
+                    let end = self.base + self.pos as u64;
+                    let mut invalid = false;
+                    while self.malformed.front().is_some_and(|&m| m < end) {
+                        self.malformed.pop_front();
+                        invalid = true;
+                    }
+                    if self.headers.is_none() {
+                        self.set_headers();
+                        continue;
+                    }
+                    self.records += 1;
+                    self.fill(out, invalid);
+                    return ReadResult::Record;
+                }
+                ReadRecordResult::End => {
+                    self.in_record = false;
+                    self.done = true;
+                    return ReadResult::End;
+                }
+            }
+        }
     }
+
+    /// Copies the parsed record into `out` (lossily, flagging it, if it is not valid UTF-8).
+    fn fill(&self, out: &mut Record, invalid: bool) {
+        out.line = self.rec_line;
+        out.record = self.records;
+        out.byte = self.rec_byte;
+        out.text.clear();
+        out.ends.clear();
+        let bytes = &self.out[..self.nout];
+        let ends = &self.ends[..self.nend];
+        match std::str::from_utf8(bytes) {
+            Ok(s) => {
+                out.text.push_str(s);
+                out.ends.extend_from_slice(ends);
+                out.invalid_encoding = invalid;
+            }
+            Err(_) => {
+                let mut start = 0;
+                for &e in ends {
+                    out.text.push_str(&String::from_utf8_lossy(&bytes[start..e]));
+                    out.ends.push(out.text.len());
+                    start = e;
+                }
+                out.invalid_encoding = true;
+            }
+        }
+    }
+
+    fn set_headers(&mut self) {
+        let bytes = &self.out[..self.nout];
+        let mut start = 0;
+        let mut headers = Vec::with_capacity(self.nend);
+        for &e in &self.ends[..self.nend] {
+            headers.push(String::from_utf8_lossy(&bytes[start..e]).into_owned());
+            start = e;
+        }
+        if let Some(first) = headers.first_mut() {
+            if let Some(rest) = first.strip_prefix('\u{FEFF}') {
+                *first = rest.to_string();
+            }
+        }
+        self.header_line = self.rec_line;
+        self.issues = header_issues(&headers, self.rec_line);
+        self.headers = Some(headers);
+    }
+
     /// The dialect, once decided (after `sniff_bytes` bytes or `finish`).
     pub fn dialect(&self) -> Option<&Dialect> {
-        todo!("csv_input")
+        self.dialect.as_ref()
     }
+
     /// The header names, once the header row has been read (BOM stripped, not trimmed otherwise).
     pub fn headers(&self) -> Option<&[String]> {
-        todo!("csv_input")
+        self.headers.as_deref()
     }
+
     /// Header issues (blank, duplicate, near-duplicate), available with [`CsvReader::headers`].
     pub fn header_issues(&self) -> &[Issue] {
-        todo!("csv_input")
+        &self.issues
     }
+
+    /// The 1-based line of the header row, once it has been read.
+    pub fn header_line(&self) -> Option<u64> {
+        self.headers.as_ref().map(|_| self.header_line)
+    }
+
     /// Total bytes pushed so far.
     pub fn bytes_pushed(&self) -> u64 {
-        todo!("csv_input")
+        self.pushed
     }
+
     /// Bytes pushed but not yet consumed as records (for backpressure).
+    ///
+    /// Before the dialect is decided these are raw bytes; after, bytes of the parse buffer (decoded UTF-8 for
+    /// transcoded input).
     pub fn bytes_buffered(&self) -> usize {
-        todo!("csv_input")
+        if self.dialect.is_none() {
+            self.raw.len()
+        } else {
+            self.buf.len() - self.pos
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn count_breaks_table() {
+        // (spans, expected breaks): spans are counted in sequence, carrying a `\r`.
+        let cases: &[(&[&[u8]], u64)] = &[
+            (&[b""], 0),
+            (&[b"abc"], 0),
+            (&[b"\n"], 1),
+            (&[b"\r"], 1),
+            (&[b"\r\n"], 1),
+            (&[b"\n\r"], 2),
+            (&[b"\r\r\n\n"], 3),
+            (&[b"a\r", b"\nb"], 1),
+            (&[b"a\r", b"", b"\nb"], 1),
+            (&[b"\r", b"\r", b"\n"], 2),
+            (&[b"x\"\r\n\"y\n"], 2),
+        ];
+        for (spans, want) in cases {
+            let mut prev_cr = false;
+            let got: u64 = spans.iter().map(|s| count_breaks(s, &mut prev_cr)).sum();
+            assert_eq!(got, *want, "{spans:?}");
+        }
+    }
+
+    #[test]
+    fn detect_encoding_table() {
+        use Encoding::*;
+        let cases: &[(&[u8], Option<Encoding>, Encoding, usize)] = &[
+            (b"", None, Utf8, 0),
+            (b"id,name\n", None, Utf8, 0),
+            (b"\xEF\xBB\xBFid", None, Utf8Bom, 3),
+            (b"\xFF\xFEi\0", None, Utf16Le, 0),
+            (b"\xFE\xFF\0i", None, Utf16Be, 0),
+            (b"caf\xC3\xA9", None, Utf8, 0),
+            // Cut in the middle of a multi-byte character: still UTF-8.
+            (b"caf\xC3", None, Utf8, 0),
+            (b"\xE2\x82", None, Utf8, 0),
+            (b"caf\xE9,x", None, Windows1252, 0),
+            (b"\x80abc", None, Windows1252, 0),
+            (b"\xEF\xBB\xBFid", Some(Utf8), Utf8, 3),
+            (b"id", Some(Utf8Bom), Utf8Bom, 0),
+            (b"caf\xE9", Some(Utf8), Utf8, 0),
+            (b"id", Some(Windows1252), Windows1252, 0),
+        ];
+        for &(window, forced, want, bom) in cases {
+            assert_eq!(detect_encoding(window, forced), (want, bom), "{window:?}");
+        }
+    }
+
+    #[test]
+    fn sniff_delimiter_table() {
+        let cases: &[(&[u8], bool, u8)] = &[
+            (b"", true, b','),
+            (b"email\na@b.c\n", true, b','),
+            (b"a,b,c\n1,2,3\n", true, b','),
+            (b"a;b\n1;2\n", true, b';'),
+            (b"id;price\n1;2,50\n2;3,75", true, b';'),
+            (b"id;price;q\n1;2,50;3,1\n2;3,75;1,0\n", true, b';'),
+            (b"a\tb\n1\thello, world\n2\tx\n", true, b'\t'),
+            (b"a|b\n1|2,5\n", true, b'|'),
+            // Quote-aware: the `;` are inside quotes.
+            (b"name,desc\nx,\"a;b;c\"\ny,\"d;e;f\"\n", true, b','),
+            (b"name;desc\nx;\"a,b,c\"\ny;\"d,e\"\n", true, b';'),
+            // A truncated last record is ignored when the window is not the whole input.
+            (b"a;b\n1;2\n3;4,5,6,7,8", false, b';'),
+            // A single (truncated) line is still used when it is all there is.
+            (b"a;b;c;d", false, b';'),
+            // One column, a stray `;` in one value: the header's count breaks the tie.
+            (b"email\na;b@x.io\n", true, b','),
+            (b"a;b\n1;2\n3\n", true, b';'),
+            // One column with commas in quotes.
+            (b"note\n\"a,b\"\n\"c,d\"\n", true, b','),
+        ];
+        for &(window, complete, want) in cases {
+            assert_eq!(
+                sniff_delimiter(window, complete) as char,
+                want as char,
+                "{:?}",
+                String::from_utf8_lossy(window)
+            );
+        }
+    }
+
+    #[test]
+    fn sniff_line_ending_table() {
+        use LineEnding::*;
+        let cases: &[(&[u8], bool, LineEnding)] = &[
+            (b"", true, None),
+            (b"a,b", true, None),
+            (b"a\nb\n", true, Lf),
+            (b"a\r\nb\r\n", true, CrLf),
+            (b"a\rb\r", true, Cr),
+            (b"a\nb\r\n", true, Mixed),
+            (b"a\r\nb\"x\ny\"\r\n", true, CrLf),
+            // A `\r` at the end of a truncated window may be half of `\r\n`.
+            (b"a\r\nb\r", false, CrLf),
+            (b"a\r\nb\r", true, Mixed),
+        ];
+        for &(window, complete, want) in cases {
+            assert_eq!(sniff_line_ending(window, complete), want, "{window:?}");
+        }
+    }
+
+    #[test]
+    fn near_key_table() {
+        let cases = [
+            ("id", "id"),
+            ("ID", "id"),
+            ("First Name", "firstname"),
+            ("first_name", "firstname"),
+            ("first-name ", "firstname"),
+            ("Émail", "émail"),
+            ("--", ""),
+        ];
+        for (name, want) in cases {
+            assert_eq!(near_key(name), want, "{name}");
+        }
+    }
+
+    #[test]
+    fn header_issues_table() {
+        use IssueCode::*;
+        type Row = (IssueCode, usize);
+        let cases: &[(&[&str], &[Row])] = &[
+            (&["id", "name"], &[]),
+            (
+                &["id", "Id", "ID"],
+                &[(HeaderNearDuplicate, 1), (HeaderNearDuplicate, 2)],
+            ),
+            (&["a", "a", "a"], &[(HeaderDuplicate, 1), (HeaderDuplicate, 2)]),
+            (&["", "x", "  "], &[(HeaderBlank, 0), (HeaderBlank, 2)]),
+            (&["first_name", "First Name"], &[(HeaderNearDuplicate, 1)]),
+            (&["a", "A", "a"], &[(HeaderNearDuplicate, 1), (HeaderDuplicate, 2)]),
+            (&["-", "_"], &[]),
+        ];
+        for &(names, want) in cases {
+            let names: Vec<String> = names.iter().map(|s| s.to_string()).collect();
+            let issues = header_issues(&names, 7);
+            let got: Vec<Row> = issues.iter().map(|i| (i.code, i.column.unwrap())).collect();
+            assert_eq!(got, want, "{names:?}");
+            for i in &issues {
+                assert_eq!((i.line, i.record), (7, 0));
+                assert_eq!(i.severity, i.code.severity());
+                assert_eq!(i.column_name.as_deref(), Some(names[i.column.unwrap()].as_str()));
+            }
+        }
+        let issues = header_issues(&["id".into(), "x".into(), "id".into()], 1);
+        assert_eq!(
+            issues[0].message,
+            "expected unique column names, found \"id\" in column 3 which duplicates column 1"
+        );
+    }
+
+    #[test]
+    fn read_before_sniff_window_is_full_needs_more() {
+        let mut r = CsvReader::new(CsvOptions {
+            sniff_bytes: 10,
+            ..CsvOptions::default()
+        });
+        let mut rec = Record::default();
+        r.push(b"a,b\n1,2\n");
+        assert_eq!(r.dialect(), None);
+        assert_eq!(r.read(&mut rec), ReadResult::NeedMore);
+        assert_eq!(r.bytes_buffered(), 8);
+        r.push(b"3,4\n");
+        assert_eq!(r.dialect().map(|d| d.delimiter), Some(b','));
+        assert_eq!(r.read(&mut rec), ReadResult::Record);
+        assert_eq!(r.headers(), Some(&["a".to_string(), "b".to_string()][..]));
+        assert_eq!((rec.line, rec.record, rec.byte), (2, 1, 4));
+        assert_eq!(rec.iter().collect::<Vec<_>>(), ["1", "2"]);
+        assert_eq!(r.read(&mut rec), ReadResult::Record);
+        assert_eq!((rec.line, rec.record, rec.byte), (3, 2, 8));
+        assert_eq!(r.read(&mut rec), ReadResult::NeedMore);
+        assert_eq!(r.bytes_buffered(), 0);
+        r.finish();
+        r.push(b"ignored\n");
+        assert_eq!(r.bytes_pushed(), 12);
+        assert_eq!(r.read(&mut rec), ReadResult::End);
+    }
+
+    #[test]
+    fn long_records_grow_buffers() {
+        let field = "x".repeat(5000);
+        let row: Vec<&str> = std::iter::repeat_n(field.as_str(), 100).collect();
+        let input = format!("h\n{}\n", row.join(","));
+        let mut r = CsvReader::new(CsvOptions::default());
+        let mut rec = Record::default();
+        for c in input.as_bytes().chunks(777) {
+            r.push(c);
+        }
+        r.finish();
+        assert_eq!(r.read(&mut rec), ReadResult::Record);
+        assert_eq!(rec.len(), 100);
+        assert!(rec.iter().all(|f| f == field));
+        assert_eq!(r.read(&mut rec), ReadResult::End);
     }
 }

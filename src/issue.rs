@@ -91,6 +91,11 @@ issue_codes! {
     TimestampBefore1971 = "timestamp_before_1971", Warning;
     /// The row was skipped on the user's request (for example: inside the campaign window).
     Skipped = "skipped", Error;
+    // ---- delivery ----
+    /// The API refused the row (a Track v2 `207` entry, or a Pipelines `400` isolated to this row).
+    ApiRejected = "api_rejected", Error;
+    /// The row was not delivered: retries ran out, the run was cancelled, or the credentials were refused.
+    DeliveryFailed = "failed", Error;
 }
 
 impl Serialize for IssueCode {

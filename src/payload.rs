@@ -1,1 +1,365 @@
-//! payload (in progress)
+//! Payloads: a validated row becomes one batch item for the Track API v2 (`person` entries, unix seconds,
+//! ULID event ids) or the Data Pipelines API (`identify`/`track` items, ISO-8601 timestamps, `messageId`).
+//!
+//! Ids are deterministic and content-addressed: a ULID whose time part is the row's timestamp and whose random
+//! part is a hash of what the row says (identifier, event name, time, properties) — or of the source's own
+//! event id when one is mapped. The same row gives the same id on every run, in any file, so a retry, a resume
+//! or a re-run of a corrected file never duplicates an event where the API deduplicates.
+
+use std::io::Write;
+
+use xxhash_rust::xxh3::Xxh3;
+
+use crate::csv_input::Record;
+use crate::issue::IssueCode;
+use crate::mapping::{IdKind, Kind, Mapping, Role};
+use crate::sender::Api;
+use crate::timestamp::{to_unix_seconds, write_iso8601};
+use crate::validate::{Limits, PreparedRow, Value};
+
+/// A tree of attribute keys, built once per mapping, so that dotted headers nest without per-row work.
+#[derive(Debug, Clone)]
+enum Node {
+    Leaf {
+        key: Vec<u8>,
+        col: usize,
+    },
+    Object {
+        key: Vec<u8>,
+        children: Vec<Node>,
+        cols: Vec<usize>,
+    },
+}
+
+fn json_str(s: &str, out: &mut Vec<u8>) {
+    // serde_json's escaper: correct for every string, and fast on the common no-escape path.
+    serde_json::to_writer(out, s).expect("writing to a Vec cannot fail");
+}
+
+fn build_tree(mapping: &Mapping) -> Vec<Node> {
+    let mut roots: Vec<Node> = Vec::new();
+    for c in mapping.columns.iter().filter(|c| c.role == Role::Attribute) {
+        insert(&mut roots, &c.key_path, c.index);
+    }
+    roots
+}
+
+fn key_bytes(k: &str) -> Vec<u8> {
+    let mut v = Vec::new();
+    json_str(k, &mut v);
+    v
+}
+
+fn insert(nodes: &mut Vec<Node>, path: &[String], col: usize) {
+    let key = key_bytes(&path[0]);
+    if path.len() == 1 {
+        nodes.push(Node::Leaf { key, col });
+        return;
+    }
+    let pos = nodes
+        .iter()
+        .position(|n| matches!(n, Node::Object { key: k, .. } if *k == key));
+    let idx = match pos {
+        Some(i) => i,
+        None => {
+            nodes.push(Node::Object {
+                key,
+                children: Vec::new(),
+                cols: Vec::new(),
+            });
+            nodes.len() - 1
+        }
+    };
+    if let Node::Object { children, cols, .. } = &mut nodes[idx] {
+        cols.push(col);
+        insert(children, &path[1..], col);
+    }
+}
+
+/// Builds payload items for one API and one mapping.
+#[derive(Debug)]
+pub struct PayloadBuilder {
+    api: Api,
+    kind: Kind,
+    id_kind: IdKind,
+    tree: Vec<Node>,
+    slots: Vec<Option<Value>>,
+    props: Vec<u8>,
+    has_email_attribute: bool,
+    limits: Limits,
+}
+
+/// A row that cannot be sent as built.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PayloadError {
+    /// `event_data_too_large` or `item_too_large`.
+    pub code: IssueCode,
+    /// Says expected versus found.
+    pub message: String,
+}
+
+impl PayloadBuilder {
+    /// A builder for `api` and `mapping`.
+    pub fn new(api: Api, mapping: &Mapping, limits: Limits) -> Self {
+        let has_email_attribute = mapping
+            .columns
+            .iter()
+            .any(|c| c.role == Role::Attribute && c.key_path.len() == 1 && c.key_path[0] == "email");
+        PayloadBuilder {
+            api,
+            kind: mapping.kind,
+            id_kind: mapping.identifier.1,
+            tree: build_tree(mapping),
+            slots: vec![None; mapping.columns.len()],
+            props: Vec::with_capacity(1024),
+            has_email_attribute,
+            limits,
+        }
+    }
+
+    fn write_object(&self, nodes: &[Node], rec: &Record, out: &mut Vec<u8>) {
+        out.push(b'{');
+        let mut first = true;
+        for n in nodes {
+            match n {
+                Node::Leaf { key, col } => {
+                    let Some(v) = self.slots[*col] else { continue };
+                    if !first {
+                        out.push(b',');
+                    }
+                    first = false;
+                    out.extend_from_slice(key);
+                    out.push(b':');
+                    write_value(v, rec.get(*col).unwrap_or(""), out);
+                }
+                Node::Object { key, children, cols } => {
+                    if !cols.iter().any(|c| self.slots[*c].is_some()) {
+                        continue;
+                    }
+                    if !first {
+                        out.push(b',');
+                    }
+                    first = false;
+                    out.extend_from_slice(key);
+                    out.push(b':');
+                    self.write_object(children, rec, out);
+                }
+            }
+        }
+        out.push(b'}');
+    }
+
+    /// Append the row's batch item to `out` (which is cleared first).
+    pub fn build(&mut self, rec: &Record, row: &PreparedRow, out: &mut Vec<u8>) -> Result<(), PayloadError> {
+        out.clear();
+        for s in self.slots.iter_mut() {
+            *s = None;
+        }
+        for &(c, v) in &row.values {
+            self.slots[c] = Some(v);
+        }
+        let mut props = std::mem::take(&mut self.props);
+        props.clear();
+        self.write_object(&self.tree, rec, &mut props);
+        let result = self.assemble(row, &props, out);
+        self.props = props;
+        result
+    }
+
+    fn assemble(&self, row: &PreparedRow, props: &[u8], out: &mut Vec<u8>) -> Result<(), PayloadError> {
+        let events = self.kind == Kind::Events;
+        if events && props.len() > self.limits.event_data_bytes {
+            return Err(PayloadError {
+                code: IssueCode::EventDataTooLarge,
+                message: format!(
+                    "expected event data of at most {} bytes, found {} bytes",
+                    self.limits.event_data_bytes,
+                    props.len()
+                ),
+            });
+        }
+        let id = self.row_id(row, props);
+        let empty_props = props == b"{}";
+        match self.api {
+            Api::TrackV2 => {
+                out.extend_from_slice(br#"{"type":"person","identifiers":{""#);
+                out.extend_from_slice(self.id_kind.as_str().as_bytes());
+                out.extend_from_slice(b"\":");
+                json_str(&row.identifier, out);
+                if events {
+                    out.extend_from_slice(br#"},"action":"event","name":"#);
+                    json_str(&row.event_name, out);
+                    out.extend_from_slice(br#","id":""#);
+                    out.extend_from_slice(&id);
+                    out.push(b'"');
+                } else {
+                    out.extend_from_slice(br#"},"action":"identify""#);
+                }
+                if let Some(ms) = row.timestamp_ms {
+                    out.extend_from_slice(br#","timestamp":"#);
+                    write!(out, "{}", to_unix_seconds(ms)).expect("vec write");
+                }
+                if !empty_props {
+                    out.extend_from_slice(br#","attributes":"#);
+                    out.extend_from_slice(props);
+                }
+                out.push(b'}');
+            }
+            Api::Pipelines => {
+                out.extend_from_slice(if events {
+                    br#"{"type":"track","userId":"#
+                } else {
+                    br#"{"type":"identify","userId":"#
+                });
+                json_str(&row.identifier, out);
+                if events {
+                    out.extend_from_slice(br#","event":"#);
+                    json_str(&row.event_name, out);
+                    out.extend_from_slice(br#","properties":"#);
+                    out.extend_from_slice(props);
+                } else {
+                    out.extend_from_slice(br#","traits":"#);
+                    if self.id_kind == IdKind::Email && !self.has_email_attribute {
+                        // Keep the email as a trait too, so the person has the attribute Customer.io expects.
+                        out.extend_from_slice(br#"{"email":"#);
+                        json_str(&row.identifier, out);
+                        if !empty_props {
+                            out.push(b',');
+                            out.extend_from_slice(&props[1..]);
+                        } else {
+                            out.push(b'}');
+                        }
+                    } else {
+                        out.extend_from_slice(props);
+                    }
+                }
+                if let Some(ms) = row.timestamp_ms {
+                    out.extend_from_slice(br#","timestamp":""#);
+                    write_iso8601(ms, out);
+                    out.push(b'"');
+                }
+                out.extend_from_slice(br#","messageId":""#);
+                out.extend_from_slice(&id);
+                out.extend_from_slice(b"\"}");
+            }
+        }
+        if out.len() > self.limits.item_bytes {
+            return Err(PayloadError {
+                code: IssueCode::ItemTooLarge,
+                message: format!(
+                    "expected a payload item of at most {} bytes, found {} bytes",
+                    self.limits.item_bytes,
+                    out.len()
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    /// The row's deterministic ULID.
+    fn row_id(&self, row: &PreparedRow, props: &[u8]) -> [u8; 26] {
+        let time = row.timestamp_ms.unwrap_or(0).clamp(0, (1 << 48) - 1) as u64;
+        if let Some(eid) = &row.event_id {
+            if let Some(u) = parse_ulid(eid) {
+                return u;
+            }
+        }
+        let mut h = Xxh3::new();
+        h.update(if self.kind == Kind::Events { b"e" } else { b"p" });
+        h.update(self.id_kind.as_str().as_bytes());
+        h.update(&[0]);
+        h.update(row.identifier.as_bytes());
+        h.update(&[0]);
+        if let Some(eid) = &row.event_id {
+            // The source's own id decides alone: the same source event is the same Customer.io event.
+            h.update(b"source-id");
+            h.update(eid.as_bytes());
+        } else {
+            h.update(row.event_name.as_bytes());
+            h.update(&[0]);
+            h.update(&row.timestamp_ms.unwrap_or(i64::MIN).to_le_bytes());
+            h.update(props);
+        }
+        ulid(time, h.digest128())
+    }
+}
+
+fn write_value(v: Value, text: &str, out: &mut Vec<u8>) {
+    match v {
+        Value::Str => json_str(text, out),
+        Value::Int(i) => write!(out, "{i}").expect("vec write"),
+        Value::Float(f) => serde_json::to_writer(&mut *out, &f).expect("vec write"),
+        Value::Bool(b) => out.extend_from_slice(if b { b"true" } else { b"false" }),
+        Value::Null => out.extend_from_slice(b"null"),
+        Value::Date(s) => write!(out, "{s}").expect("vec write"),
+    }
+}
+
+const CROCKFORD: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+
+/// A ULID from a 48-bit millisecond time and 80 bits taken from `entropy`.
+pub fn ulid(time_ms: u64, entropy: u128) -> [u8; 26] {
+    let value: u128 = (u128::from(time_ms & ((1 << 48) - 1)) << 80) | (entropy & ((1u128 << 80) - 1));
+    let mut out = [0u8; 26];
+    for (i, c) in out.iter_mut().enumerate() {
+        let shift = 125 - 5 * i as i32;
+        let v = if shift >= 0 {
+            (value >> shift) & 31
+        } else {
+            (value << -shift) & 31
+        };
+        *c = CROCKFORD[v as usize];
+    }
+    out
+}
+
+/// The source's id if it already is a ULID (case-insensitive), upper-cased.
+fn parse_ulid(s: &str) -> Option<[u8; 26]> {
+    let b = s.as_bytes();
+    if b.len() != 26 || b[0] > b'7' {
+        return None;
+    }
+    let mut out = [0u8; 26];
+    for (o, c) in out.iter_mut().zip(b) {
+        let u = c.to_ascii_uppercase();
+        if !CROCKFORD.contains(&u) {
+            return None;
+        }
+        *o = u;
+    }
+    Some(out)
+}
+
+/// The time part of a ULID, in unix ms.
+pub fn ulid_time(id: &[u8]) -> Option<u64> {
+    if id.len() != 26 {
+        return None;
+    }
+    let mut t: u64 = 0;
+    for &c in &id[..10] {
+        let v = CROCKFORD.iter().position(|x| *x == c.to_ascii_uppercase())? as u64;
+        t = (t << 5) | v;
+    }
+    Some(t)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ulid_layout() {
+        let id = ulid(1_469_918_176_385, 0);
+        assert_eq!(&id[..10], b"01ARYZ6S41");
+        assert_eq!(&id[10..], b"0000000000000000");
+        assert_eq!(ulid_time(&id), Some(1_469_918_176_385));
+        let max = ulid((1 << 48) - 1, u128::MAX);
+        assert_eq!(&max, b"7ZZZZZZZZZZZZZZZZZZZZZZZZZ");
+        assert_eq!(
+            parse_ulid("01arz3ndektsv4rrffq69g5fav"),
+            Some(*b"01ARZ3NDEKTSV4RRFFQ69G5FAV")
+        );
+        assert_eq!(parse_ulid("81ARZ3NDEKTSV4RRFFQ69G5FAV"), None);
+        assert_eq!(parse_ulid("01ARZ3NDEKTSV4RRFFQ69G5FAU"), None); // U is not Crockford
+    }
+}

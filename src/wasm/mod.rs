@@ -1,1 +1,26 @@
-//! The wasm-bindgen edge (in progress).
+//! The WebAssembly edge: argument decoding, calling the core, result encoding, error mapping. One file per
+//! exported class; `transport` drives the core with the platform's `fetch`, timers and streams.
+
+mod importer;
+mod transport;
+
+use wasm_bindgen::prelude::*;
+
+/// A JS `Error` with a stable `code` property (`E_CONFIG`, `E_CSV`, `E_MAPPING`, `E_AUTH`, `E_NETWORK`, `E_ABORTED`).
+pub(crate) fn js_error(code: &str, message: &str) -> JsValue {
+    let e = js_sys::Error::new(message);
+    let _ = js_sys::Reflect::set(&e, &"code".into(), &code.into());
+    e.into()
+}
+
+/// Serialize with serde_json and hand JS a plain object (JSON keeps the camelCase names and `null`s exact).
+pub(crate) fn to_js<T: serde::Serialize>(v: &T) -> Result<JsValue, JsValue> {
+    let s = serde_json::to_string(v).map_err(|e| js_error("E_INTERNAL", &format!("cannot encode result: {e}")))?;
+    js_sys::JSON::parse(&s)
+}
+
+/// The package version.
+#[wasm_bindgen]
+pub fn version() -> String {
+    env!("CARGO_PKG_VERSION").to_string()
+}

@@ -1,0 +1,423 @@
+//! Drives the sans-IO core with the platform: the global `fetch` (browsers, Web Workers, Node, Deno, workerd),
+//! `setTimeout`, a `ReadableStream` for input, and an `AbortSignal`.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use futures_channel::mpsc;
+use futures_util::StreamExt;
+use js_sys::{Function, Promise, Reflect, Uint8Array};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::{spawn_local, JsFuture};
+
+use super::{js_error, to_js};
+use crate::pipeline::{ApiChoice, Importer as Core, Step};
+use crate::sender::Response;
+
+#[wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(js_name = fetch)]
+    fn global_fetch(url: &str, init: &JsValue) -> Promise;
+    #[wasm_bindgen(js_name = setTimeout)]
+    fn set_timeout(cb: &Function, ms: f64) -> JsValue;
+    #[wasm_bindgen(js_name = btoa, catch)]
+    fn btoa(s: &str) -> Result<String, JsValue>;
+}
+
+/// Where and how requests go.
+pub(crate) struct Endpoint {
+    url: String,
+    authorization: Option<String>,
+    write_key: bool,
+    strict: bool,
+    api_key: Option<String>,
+}
+
+/// A request gets no answer for this long: it is a network error (and retried).
+const REQUEST_TIMEOUT_MS: f64 = 60_000.0;
+
+fn is_browser() -> bool {
+    let g = js_sys::global();
+    let has = |k: &str| Reflect::has(&g, &k.into()).unwrap_or(false);
+    let ua = Reflect::get(&g, &"navigator".into())
+        .ok()
+        .and_then(|n| Reflect::get(&n, &"userAgent".into()).ok())
+        .and_then(|u| u.as_string())
+        .unwrap_or_default();
+    (has("document") || has("WorkerGlobalScope")) && !ua.contains("Cloudflare-Workers") && !has("Deno")
+}
+
+impl Endpoint {
+    pub(crate) fn new(
+        api: ApiChoice,
+        region: Option<&str>,
+        endpoint: Option<&str>,
+        transport: Option<&str>,
+        site_id: Option<String>,
+        api_key: Option<String>,
+        dry_run: bool,
+    ) -> Result<Endpoint, String> {
+        let eu = match region.unwrap_or("us") {
+            "us" => false,
+            "eu" => true,
+            r => return Err(format!("expected region \"us\" or \"eu\", found {r:?}")),
+        };
+        let origin = match endpoint {
+            Some(e) => {
+                let e = e.trim_end_matches('/');
+                if !(e.starts_with("https://") || e.starts_with("http://"))
+                    || e["https://".len().min(e.len())..].contains('/') && !e.starts_with("http://")
+                {
+                    return Err(format!(
+                        "expected an endpoint origin such as https://host:port, found {e:?}"
+                    ));
+                }
+                if e.contains('@') || e.contains('?') || e.contains('#') {
+                    return Err("the endpoint must be an origin without credentials, query or fragment".into());
+                }
+                e.to_string()
+            }
+            None => match (api, eu) {
+                (ApiChoice::Track, false) => "https://track.customer.io".into(),
+                (ApiChoice::Track, true) => "https://track-eu.customer.io".into(),
+                (ApiChoice::Pipelines, false) => "https://cdp.customer.io".into(),
+                (ApiChoice::Pipelines, true) => "https://cdp-eu.customer.io".into(),
+            },
+        };
+        let write_key = match transport.unwrap_or("auto") {
+            "auto" => api == ApiChoice::Pipelines && is_browser(),
+            "basic" => false,
+            "write-key" => {
+                if api != ApiChoice::Pipelines {
+                    return Err("the write-key transport is for the pipelines api only".into());
+                }
+                true
+            }
+            t => {
+                return Err(format!(
+                    "expected transport \"auto\", \"basic\" or \"write-key\", found {t:?}"
+                ))
+            }
+        };
+        let blank = |s: &Option<String>| s.as_deref().is_none_or(|s| s.trim().is_empty());
+        let authorization = match api {
+            ApiChoice::Track => {
+                if blank(&site_id) || blank(&api_key) {
+                    if !dry_run {
+                        return Err("the track api needs credentials { siteId, apiKey } (a track api key)".into());
+                    }
+                    None
+                } else {
+                    let pair = format!(
+                        "{}:{}",
+                        site_id.as_deref().unwrap_or(""),
+                        api_key.as_deref().unwrap_or("")
+                    );
+                    Some(format!(
+                        "Basic {}",
+                        btoa(&pair).map_err(|_| "credentials must be ascii".to_string())?
+                    ))
+                }
+            }
+            ApiChoice::Pipelines => {
+                if blank(&api_key) {
+                    if !dry_run {
+                        return Err("the pipelines api needs credentials { apiKey } (a source api key)".into());
+                    }
+                    None
+                } else if write_key {
+                    None
+                } else {
+                    let pair = format!("{}:", api_key.as_deref().unwrap_or(""));
+                    Some(format!(
+                        "Basic {}",
+                        btoa(&pair).map_err(|_| "credentials must be ascii".to_string())?
+                    ))
+                }
+            }
+        };
+        let path = match api {
+            ApiChoice::Track => "/api/v2/batch",
+            ApiChoice::Pipelines => "/v1/batch",
+        };
+        Ok(Endpoint {
+            url: format!("{origin}{path}"),
+            authorization,
+            write_key,
+            strict: api == ApiChoice::Pipelines && !write_key,
+            api_key,
+        })
+    }
+
+    pub(crate) fn write_key_transport(&self) -> bool {
+        self.write_key
+    }
+
+    pub(crate) fn api_key(&self) -> Option<&str> {
+        self.api_key.as_deref()
+    }
+
+    fn init(&self, body: &[u8], signal: &web_sys::AbortSignal) -> Result<JsValue, JsValue> {
+        let init = js_sys::Object::new();
+        let headers = js_sys::Object::new();
+        let ct = if self.write_key {
+            "text/plain"
+        } else {
+            "application/json"
+        };
+        Reflect::set(&headers, &"content-type".into(), &ct.into())?;
+        if let Some(a) = &self.authorization {
+            Reflect::set(&headers, &"authorization".into(), &a.into())?;
+        }
+        if self.strict {
+            Reflect::set(&headers, &"x-strict-mode".into(), &"1".into())?;
+        }
+        Reflect::set(&init, &"method".into(), &"POST".into())?;
+        Reflect::set(&init, &"headers".into(), &headers)?;
+        Reflect::set(&init, &"body".into(), &Uint8Array::from(body))?;
+        Reflect::set(&init, &"signal".into(), signal)?;
+        Ok(init.into())
+    }
+}
+
+enum Event {
+    Chunk(Result<Option<Vec<u8>>, String>),
+    Answer(u64, Result<Response, String>),
+    Timer,
+    Abort,
+}
+
+async fn fetch_once(endpoint: &Endpoint, body: &[u8]) -> Result<Response, String> {
+    let controller = web_sys::AbortController::new().map_err(|_| "abortcontroller is not available".to_string())?;
+    let timeout = {
+        let c = controller.clone();
+        Closure::once_into_js(move || c.abort())
+    };
+    set_timeout(timeout.unchecked_ref(), REQUEST_TIMEOUT_MS);
+    let init = endpoint.init(body, &controller.signal()).map_err(describe)?;
+    let resp: web_sys::Response = JsFuture::from(global_fetch(&endpoint.url, &init))
+        .await
+        .map_err(describe)?
+        .unchecked_into();
+    let status = resp.status();
+    let retry_after = resp.headers().get("retry-after").ok().flatten();
+    let text = match resp.text() {
+        Ok(p) => JsFuture::from(p)
+            .await
+            .map_err(describe)?
+            .as_string()
+            .unwrap_or_default(),
+        Err(e) => return Err(describe(e)),
+    };
+    Ok(Response {
+        status,
+        retry_after,
+        body: text.into_bytes(),
+    })
+}
+
+fn describe(e: JsValue) -> String {
+    let msg = Reflect::get(&e, &"message".into()).ok().and_then(|m| m.as_string());
+    let cause = Reflect::get(&e, &"cause".into())
+        .ok()
+        .and_then(|c| Reflect::get(&c, &"message".into()).ok())
+        .and_then(|m| m.as_string());
+    match (msg, cause) {
+        (Some(m), Some(c)) => format!("{}: {}", m.to_lowercase(), c.to_lowercase()),
+        (Some(m), None) => m.to_lowercase(),
+        _ => e.as_string().unwrap_or_else(|| "network error".into()),
+    }
+}
+
+fn sleep_then(tx: mpsc::UnboundedSender<Event>, ms: f64) {
+    let cb = Closure::once_into_js(move || {
+        let _ = tx.unbounded_send(Event::Timer);
+    });
+    set_timeout(cb.unchecked_ref(), ms.max(0.0));
+}
+
+async fn read_chunk(reader: &web_sys::ReadableStreamDefaultReader) -> Result<Option<Vec<u8>>, String> {
+    let r = JsFuture::from(reader.read()).await.map_err(describe)?;
+    if Reflect::get(&r, &"done".into())
+        .ok()
+        .and_then(|d| d.as_bool())
+        .unwrap_or(false)
+    {
+        return Ok(None);
+    }
+    let v = Reflect::get(&r, &"value".into()).map_err(describe)?;
+    if let Some(u) = v.dyn_ref::<Uint8Array>() {
+        Ok(Some(u.to_vec()))
+    } else if let Some(s) = v.as_string() {
+        Ok(Some(s.into_bytes()))
+    } else {
+        Err("expected a stream of Uint8Array chunks".into())
+    }
+}
+
+fn get_fn(options: &JsValue, key: &str) -> Option<Function> {
+    Reflect::get(options, &key.into())
+        .ok()
+        .and_then(|f| f.dyn_into::<Function>().ok())
+}
+
+fn with_summary(err: JsValue, core: &Core) -> JsValue {
+    if let Ok(s) = to_js(&core.summary()) {
+        let _ = Reflect::set(&err, &"summary".into(), &s);
+    }
+    err
+}
+
+/// Read `stream` into the core, make every request it asks for, and resolve to the summary.
+pub(crate) async fn run(
+    core: Rc<RefCell<Core>>,
+    endpoint: Rc<Endpoint>,
+    stream: web_sys::ReadableStream,
+    options: JsValue,
+) -> Result<JsValue, JsValue> {
+    let on_progress = get_fn(&options, "onProgress");
+    let signal: Option<web_sys::AbortSignal> = Reflect::get(&options, &"signal".into())
+        .ok()
+        .and_then(|s| s.dyn_into().ok());
+    let reader: web_sys::ReadableStreamDefaultReader = stream.get_reader().unchecked_into();
+    let reader = Rc::new(reader);
+    let (tx, mut rx) = mpsc::unbounded::<Event>();
+
+    let _abort_listener = if let Some(sig) = &signal {
+        if sig.aborted() {
+            core.borrow_mut().cancel("cancelled");
+        }
+        let tx = tx.clone();
+        let cb = Closure::<dyn FnMut()>::new(move || {
+            let _ = tx.unbounded_send(Event::Abort);
+        });
+        sig.add_event_listener_with_callback("abort", cb.as_ref().unchecked_ref())?;
+        Some(cb)
+    } else {
+        None
+    };
+
+    let started = js_sys::Date::now();
+    let mut last_progress = 0.0;
+    let mut reading = false;
+    let mut in_flight = 0usize;
+    let mut timer_at: Option<f64> = None;
+    let mut aborted = false;
+    loop {
+        let now = js_sys::Date::now();
+        let step = core.borrow_mut().poll(now);
+        match step {
+            Step::Send(req) => {
+                in_flight += 1;
+                let tx = tx.clone();
+                let endpoint = endpoint.clone();
+                spawn_local(async move {
+                    let r = fetch_once(&endpoint, &req.body).await;
+                    let _ = tx.unbounded_send(Event::Answer(req.id, r));
+                });
+                continue;
+            }
+            Step::Done => break,
+            Step::Wait { until } => {
+                let wants = core.borrow().wants_input();
+                if wants && !reading {
+                    reading = true;
+                    let tx = tx.clone();
+                    let reader = reader.clone();
+                    spawn_local(async move {
+                        let r = read_chunk(&reader).await;
+                        let _ = tx.unbounded_send(Event::Chunk(r));
+                    });
+                }
+                if let Some(t) = until {
+                    if timer_at.is_none_or(|at| t < at) {
+                        timer_at = Some(t);
+                        sleep_then(tx.clone(), t - now);
+                    }
+                }
+                if !reading && in_flight == 0 && timer_at.is_none() {
+                    // Nothing can wake us: the core waits for input it does not want. Should not happen.
+                    return Err(js_error(
+                        "E_INTERNAL",
+                        "the importer stalled: no input wanted, nothing in flight",
+                    ));
+                }
+            }
+        }
+        let Some(ev) = rx.next().await else { break };
+        let now = js_sys::Date::now();
+        match ev {
+            Event::Chunk(Ok(Some(bytes))) => {
+                reading = false;
+                if let Err(e) = core.borrow_mut().push(&bytes) {
+                    let _ = reader.cancel();
+                    return Err(with_summary(js_error(e.code(), e.message()), &core.borrow()));
+                }
+            }
+            Event::Chunk(Ok(None)) => {
+                reading = false;
+                if let Err(e) = core.borrow_mut().finish() {
+                    return Err(with_summary(js_error(e.code(), e.message()), &core.borrow()));
+                }
+            }
+            Event::Chunk(Err(e)) => {
+                reading = false;
+                core.borrow_mut().cancel(&format!("reading the file failed: {e}"));
+                let _ = reader.cancel();
+                return Err(with_summary(
+                    js_error("E_CSV", &format!("reading the file failed: {e}")),
+                    &core.borrow(),
+                ));
+            }
+            Event::Answer(id, Ok(resp)) => {
+                in_flight -= 1;
+                core.borrow_mut().on_response(id, now, resp);
+            }
+            Event::Answer(id, Err(msg)) => {
+                in_flight -= 1;
+                core.borrow_mut().on_network_error(id, now, &msg);
+            }
+            Event::Timer => {
+                if timer_at.is_some_and(|t| t <= now + 1.0) {
+                    timer_at = None;
+                }
+            }
+            Event::Abort => {
+                aborted = true;
+                core.borrow_mut().cancel("cancelled");
+                let _ = reader.cancel();
+            }
+        }
+        if let Some(f) = &on_progress {
+            if now - last_progress >= 100.0 {
+                last_progress = now;
+                report(f, &core.borrow(), now - started)?;
+            }
+        }
+    }
+    let _ = reader.cancel();
+    let c = core.borrow();
+    if let Some(f) = &on_progress {
+        report(f, &c, js_sys::Date::now() - started)?;
+    }
+    if let Some(fatal) = c.fatal() {
+        return Err(with_summary(js_error("E_AUTH", &fatal), &c));
+    }
+    if aborted {
+        return Err(with_summary(js_error("E_ABORTED", "the import was cancelled"), &c));
+    }
+    to_js(&c.summary())
+}
+
+fn report(f: &Function, core: &Core, elapsed_ms: f64) -> Result<(), JsValue> {
+    let s = core.summary();
+    let p = to_js(&s)?;
+    let secs = (elapsed_ms / 1000.0).max(0.001);
+    let settled = s.sent + s.api_rejected + s.failed + s.rejected;
+    Reflect::set(&p, &"bytesRead".into(), &(core.bytes_read() as f64).into())?;
+    Reflect::set(&p, &"rowsPerSec".into(), &(settled as f64 / secs).into())?;
+    Reflect::set(&p, &"elapsedMs".into(), &elapsed_ms.into())?;
+    f.call1(&JsValue::NULL, &p)?;
+    Ok(())
+}
