@@ -28,6 +28,7 @@ const USES = [
   ["email", "Identifier: email"],
   ["cio_id", "Identifier: cio_id"],
   ["event", "Event name"],
+  ["event_id", "Event id (de-duplication)"],
   ["timestamp", "Timestamp"],
   ["attribute", "Attribute"],
   ["ignore", "Ignore"],
@@ -118,6 +119,7 @@ function engineMapping() {
     else if (c.use === "cio_id") m.cioIdColumn = c.header;
     else if (c.use === "event") { if (S.kind === "events" && S.eventSrc === "column") m.eventColumn = c.header; else m.columns[c.header] = { role: "attribute", type: c.type }; }
     else if (c.use === "timestamp") m.timestampColumn = c.header;
+    else if (c.use === "event_id") { if (S.kind === "events") m.eventIdColumn = c.header; else m.columns[c.header] = { role: "attribute", type: c.type }; }
     else m.columns[c.header] = { role: c.use === "ignore" ? "ignore" : "attribute", type: c.type || "auto" };
   }
   if (S.kind === "events" && S.eventSrc === "fixed" && S.eventName.trim()) m.eventName = S.eventName.trim();
@@ -287,6 +289,25 @@ function onContinue() {
 }
 
 // ---------------------------------------------------------------- step 2: file
+function fileIcon() {
+  const ns = "http://www.w3.org/2000/svg";
+  const svg = document.createElementNS(ns, "svg");
+  svg.setAttribute("viewBox", "0 0 24 24");
+  svg.setAttribute("width", "22");
+  svg.setAttribute("height", "22");
+  svg.setAttribute("aria-hidden", "true");
+  svg.setAttribute("class", "file-icon");
+  const path = document.createElementNS(ns, "path");
+  path.setAttribute("d", "M14 3H7a2 2 0 0 0-2 2v14a2 2 0 0 0 2 2h10a2 2 0 0 0 2-2V8l-5-5Zm0 0v5h5M9 13h6M9 17h6");
+  path.setAttribute("fill", "none");
+  path.setAttribute("stroke", "currentColor");
+  path.setAttribute("stroke-width", "1.6");
+  path.setAttribute("stroke-linecap", "round");
+  path.setAttribute("stroke-linejoin", "round");
+  svg.append(path);
+  return svg;
+}
+
 function resetDownstream() {
   S.inspectSeq++;
   for (const j of [S.dryJob, S.issuesJob]) if (j) S.engine.release(j);
@@ -304,10 +325,14 @@ async function onFile(file) {
   S.file = file;
   S.fp = null;
   $("file-info").replaceChildren(
-    h("span", { class: "name", text: file.name }),
-    h("span", { class: "meta", text: `${bytes(file.size)}${file.lastModified ? ` · changed ${when(file.lastModified)}` : ""}` }),
+    h("svg-icon"),
+    h("div", { class: "grow" }, h("span", { class: "name", text: file.name }), " ",
+      h("span", { class: "meta", text: `${bytes(file.size)}${file.lastModified ? ` · changed ${when(file.lastModified)}` : ""}` })),
+    h("button", { type: "button", class: "btn", id: "pick-another", text: "Choose another file", onclick: () => $("file").click() }),
   );
+  $("file-info").querySelector("svg-icon").replaceWith(fileIcon());
   $("file-info").hidden = false;
+  $("drop").classList.add("compact");
   setStep("file");
 
   if (file.size === 0) return showAlert($("file-alert"), { code: "E_EMPTY" });
@@ -373,27 +398,43 @@ async function chooseResume(run) {
 }
 
 // ---------------------------------------------------------------- inspection and mapping
+/** The engine's column role ({ role, as }) as one choice of the "Use as" menu. */
 function normUse(col) {
-  const r = typeof col.role === "string" ? col.role : JSON.stringify(col.role ?? "");
-  const k = r.toLowerCase().replace(/[^a-z]/g, "");
-  if (k.includes("email")) return "email";
-  if (k.includes("cio")) return "cio_id";
-  if (k === "id" || k.includes("identifier") || k === "userid" || k === "personid") return "id";
-  if (k.includes("event")) return "event";
-  if (k.includes("timestamp") || k === "time") return "timestamp";
-  if (k.includes("ignore") || k === "skip") return "ignore";
-  return "attribute";
+  switch (col.role) {
+    case "identifier": return col.as === "email" ? "email" : col.as === "cio_id" ? "cio_id" : "id";
+    case "eventName": return "event";
+    case "eventId": return "event_id";
+    case "timestamp": return "timestamp";
+    case "ignore": return "ignore";
+    default: return "attribute";
+  }
+}
+
+const FORMAT_NAMES = {
+  unixSeconds: "unix seconds", unixMillis: "unix milliseconds", unixMicros: "unix microseconds",
+  isoZoned: "ISO 8601 with a zone", isoLocal: "ISO 8601 without a zone (read in the zone below)",
+  rfc2822: "RFC 2822", dayMonth: "day/month dates", mixed: "mixed formats",
+};
+function formatText(d) {
+  if (!d) return null;
+  if (typeof d === "string") return d;
+  const parts = [FORMAT_NAMES[d.format] ?? d.format];
+  if (d.dateOrder && (d.format === "dayMonth" || d.format === "mixed"))
+    parts.push(`${d.dateOrder === "dayFirst" ? "day first" : "month first"}${d.ambiguous ? " (a guess: no day was over 12)" : ""}`);
+  if (d.parseRatio != null && d.parseRatio < 1) parts.push(`${Math.round(d.parseRatio * 100)}% of the sample readable`);
+  return parts.join(", ");
 }
 
 function colsFromInspect(info) {
   const preview = info.preview ?? [];
-  return (info.columns ?? info.headers.map((hd, index) => ({ index, header: hd }))).map((c) => {
+  const cols = info.columns?.length ? info.columns : info.headers.map((hd, index) => ({ index, header: hd, role: "attribute" }));
+  return cols.map((c) => {
     const i = c.index ?? info.headers.indexOf(c.header);
     const samples = [];
     for (const row of preview) { const v = row?.[i]; if (v != null && v !== "" && samples.length < 3) samples.push(v); }
     const use = normUse(c);
     return { header: c.header ?? info.headers[i], index: i, use, type: "auto", autoType: c.type ?? null,
-      detected: c.detectedFormat ?? null, keyPath: c.keyPath ?? null, sample: samples.join(" · ") };
+      detected: formatText(c.detectedFormat), keyPath: c.keyPath ?? null, sample: samples.join(" · ") };
   });
 }
 
@@ -448,6 +489,7 @@ async function inspect({ first = false, mapping = null } = {}) {
   if (seq !== S.inspectSeq) return;
   renderAll();
   if (res.error) showAlert($("columns-alert"), Object.assign(new Error(res.error.message), { code: res.error.code, detail: res.error }));
+  else if (res.inspect.mappingError) showAlert($("columns-alert"), Object.assign(new Error(res.inspect.mappingError), { code: "E_MAPPING" }));
   else if (first) announce(`${S.file.name}: ${S.cols.length} columns found. Check the columns in step 3.`);
 }
 
@@ -472,7 +514,7 @@ function renderFacts() {
   const items = [
     ["Encoding", encodingName(d.encoding)],
     ["Delimiter", delimiterName(d.delimiter)],
-    ["Line endings", lineEndingName(d.lineEnding)],
+    ["Line endings", lineEndingName(d.lineEnding ?? d.line_ending)],
     ["Columns", num(S.info.headers.length)],
     ["Rows", rowText],
   ];
@@ -502,8 +544,8 @@ function detectedText(c) {
   if (c.use === "ignore") return "not sent";
   if (IDENT.has(c.use)) return "who the row is about";
   if (c.use === "event") return "event name";
+  if (c.use === "event_id") return "the same row always gets the same event id";
   const parts = [];
-  if (c.autoType && c.autoType !== "auto") parts.push(`looks like ${TYPES.find(([v]) => v === c.autoType)?.[1].toLowerCase() ?? c.autoType}`);
   if (c.detected) parts.push(c.detected);
   if (c.keyPath && Array.isArray(c.keyPath) && c.keyPath.length > 1) parts.push(`nested: ${c.keyPath.join(" → ")}`);
   return parts.join(" · ");
@@ -514,7 +556,7 @@ function renderMapping() {
   const tbody = $("mapping").tBodies[0];
   tbody.replaceChildren(...S.cols.map((c, i) => {
     const useSel = h("select", { id: `use-${i}`, "aria-label": `Use column “${c.header}” as`, "data-col": c.header },
-      USES.filter(([v]) => events || v !== "event").map(([v, l]) => option(v, l, c.use === v)));
+      USES.filter(([v]) => events || (v !== "event" && v !== "event_id")).map(([v, l]) => option(v, l, c.use === v)));
     useSel.addEventListener("change", () => setUse(i, useSel.value));
     const isAttr = c.use === "attribute";
     const typeSel = h("select", { id: `type-${i}`, "aria-label": `Type of column “${c.header}”`, disabled: !isAttr },
@@ -547,7 +589,7 @@ function renderMapping() {
 
 function setUse(i, use) {
   const c = S.cols[i];
-  const single = IDENT.has(use) ? (x) => IDENT.has(x.use) : use === "event" || use === "timestamp" ? (x) => x.use === use : null;
+  const single = IDENT.has(use) ? (x) => IDENT.has(x.use) : ["event", "timestamp", "event_id"].includes(use) ? (x) => x.use === use : null;
   if (single) for (const o of S.cols) if (o !== c && single(o)) o.use = "attribute";
   c.use = use;
   if (use === "event") S.eventSrc = "column";
@@ -788,6 +830,9 @@ async function startSend() {
     const res = await job.done;
     summary = res.summary;
     cancelled = !!res.cancelled;
+    // Network failures are not exceptions: the rows end as failed after retries. Say why.
+    if (!cancelled && Number(summary?.failed) > 0 && (res.network || res.refused))
+      error = Object.assign(new Error(res.network?.message ?? "blocked"), { code: "E_NETWORK", detail: res });
   } catch (e) {
     error = e;
     summary = e.detail?.summary ?? last;
@@ -806,6 +851,10 @@ async function startSend() {
   $("dry-run").disabled = false;
   $("file").disabled = false;
   if (error && !cancelled) showAlert($("send-alert"), error);
+  if (summary) {
+    renderLive({ ...summary, bytesRead: S.file.size }, started, samples, chart, lastSample, true);
+    $("send-status").textContent = finished ? "Finished." : cancelled ? "Cancelled." : "Stopped.";
+  }
   renderSummary(summary, { cancelled, error, seconds: (performance.now() - started) / 1000, checkpoint: cp });
   if (finished) {
     S.resumeAfter = 0;
@@ -825,12 +874,12 @@ function processed(p) {
   return Number(p.sent ?? 0) + Number(p.rejected ?? 0) + Number(p.apiRejected ?? 0) + Number(p.failed ?? 0) + Number(p.skippedResume ?? 0);
 }
 
-function renderLive(p, started, samples, chart, lastSample) {
+function renderLive(p, started, samples, chart, lastSample, final = false) {
   const now = performance.now();
   const done = processed(p);
   const read = Number(p.bytesRead ?? 0);
-  const estTotal = read > 0 && p.rows ? Math.max(p.rows, (p.rows * S.file.size) / read) : null;
-  const frac = estTotal ? Math.min(1, done / estTotal) : 0;
+  const estTotal = final ? Number(p.rows ?? 0) : read > 0 && p.rows ? Math.max(p.rows, (p.rows * S.file.size) / read) : null;
+  const frac = final ? (estTotal ? done / estTotal : 1) : estTotal ? Math.min(1, done / estTotal) : 0;
   samples.push({ t: now, done });
   while (samples.length > 2 && now - samples[0].t > 10_000) samples.shift();
   const span = (samples.at(-1).t - samples[0].t) / 1000;
@@ -846,7 +895,7 @@ function renderLive(p, started, samples, chart, lastSample) {
   $("send-pct").textContent = `${Math.floor(frac * 100)} %`;
   $("stats").replaceChildren(
     stat("rate", "Rows per second", num(rate)),
-    stat("eta", "Time left", S.paused ? "paused" : eta != null ? duration(eta) : "estimating…"),
+    stat("eta", "Time left", final ? "—" : S.paused ? "paused" : eta != null ? duration(eta) : "estimating…"),
     stat("sent", "Sent", num(p.sent)),
     stat("rejected", "Rejected", num(Number(p.rejected ?? 0) + Number(p.apiRejected ?? 0))),
     stat("failed", "Failed", num(p.failed)),
@@ -854,7 +903,7 @@ function renderLive(p, started, samples, chart, lastSample) {
     stat("requests", "Requests", num(p.requests)),
     stat("elapsed", "Elapsed", duration((now - started) / 1000)),
   );
-  if (!S.paused) $("send-status").textContent = `Sending… ${num(done)} of about ${num(estTotal)} rows handled.`;
+  if (!S.paused && !final) $("send-status").textContent = estTotal ? `Sending… ${num(done)} of about ${num(estTotal)} rows handled.` : "Sending…";
 }
 
 function renderSummary(s, { cancelled, error, seconds, checkpoint }) {
@@ -866,6 +915,8 @@ function renderSummary(s, { cancelled, error, seconds, checkpoint }) {
     ["apiRejected", "Rejected by Customer.io", v("apiRejected"), "the API refused these rows — see the download"],
     ["failed", "Failed", v("failed"), cancelled ? "not sent because the run was cancelled, or not confirmed after retries" : "not confirmed after retries"],
     ["skippedResume", "Already sent in an earlier run", v("skippedResume"), "skipped when resuming"],
+    ["pending", "Still on the way", v("pending"), "sent, but no answer yet when the run stopped"],
+    ["unsent", "Not sent (dry run)", v("unsent"), null],
   ].filter(([k, , n]) => n > 0 || ["sent", "rejected", "failed"].includes(k));
   const sum = rows.reduce((a, r) => a + r[2], 0);
   const tbody = $("summary-table").tBodies[0];
@@ -926,10 +977,17 @@ function wire() {
     if (S.file && !S.sendJob) onFile(S.file);
   }));
   $("file").addEventListener("change", () => onFile($("file").files[0]));
-  const drop = $("drop");
-  drop.addEventListener("dragover", (e) => { e.preventDefault(); drop.classList.add("over"); });
-  drop.addEventListener("dragleave", () => drop.classList.remove("over"));
-  drop.addEventListener("drop", (e) => { e.preventDefault(); drop.classList.remove("over"); onFile(e.dataTransfer.files[0]); });
+  $("pick-file").addEventListener("click", () => $("file").click());
+  // the whole "Choose the file" card takes a dropped file
+  const zone = $("step-file"), drop = $("drop");
+  zone.addEventListener("dragover", (e) => { e.preventDefault(); drop.classList.add("over"); zone.classList.add("over"); });
+  zone.addEventListener("dragleave", (e) => { if (!zone.contains(e.relatedTarget)) { drop.classList.remove("over"); zone.classList.remove("over"); } });
+  zone.addEventListener("drop", (e) => {
+    e.preventDefault();
+    drop.classList.remove("over");
+    zone.classList.remove("over");
+    if (e.dataTransfer.files[0]) onFile(e.dataTransfer.files[0]);
+  });
   // a file dropped anywhere else must not make the browser navigate away
   window.addEventListener("dragover", (e) => e.preventDefault());
   window.addEventListener("drop", (e) => e.preventDefault());
@@ -985,6 +1043,7 @@ function wire() {
     resetDownstream();
     S.file = null;
     $("file").value = "";
+    $("drop").classList.remove("compact");
     setStep("file");
     focusSection("step-file");
   });

@@ -20,6 +20,7 @@ const post = (msg, transfer) => self.postMessage(msg, transfer ?? []);
 function errorMessage(job, e) {
   const code = typeof e?.code === "string" ? e.code : "E_INTERNAL";
   const msg = { t: "error", job, code, message: String(e?.message ?? e) };
+  if (e?.summary) msg.summary = e.summary;
   if (guard) {
     msg.refused = guard.state.lastRefused;
     msg.network = guard.state.lastNetworkError;
@@ -71,7 +72,7 @@ class ChunkSource {
   }
 }
 
-function importerOptions(o, dryRun) {
+function importerOptions(o, dryRun, extra = {}) {
   const opts = {
     api: o.api,
     region: o.region,
@@ -86,7 +87,7 @@ function importerOptions(o, dryRun) {
   if (o.resumeAfterRecord) opts.resumeAfterRecord = o.resumeAfterRecord;
   if (o.rateLimit) opts.rateLimit = o.rateLimit;
   if (o.concurrency) opts.concurrency = o.concurrency;
-  return opts;
+  return { ...opts, ...extra };
 }
 
 /** Moves what the importer has collected (issues, rejected CSV, first payloads) out of it. */
@@ -99,11 +100,15 @@ function drain(job, imp) {
       const safe = job.csvGuard.push(csv);
       if (safe) post({ t: "rejected", job: job.id, text: safe });
     }
-    if (job.payloads.length < PREVIEW_PAYLOADS) {
-      const p = imp.takePayloads(PREVIEW_PAYLOADS - job.payloads.length);
-      if (p?.length) job.payloads.push(...p);
-    } else if (job.drainPayloads) {
-      imp.takePayloads(100_000); // the engine keeps built payloads for previews: drop the rest
+    if (job.keepPayloads) {
+      // NDJSON of the items built since the last call (only with keepPayloads)
+      const text = imp.takePayloads();
+      if (text && job.payloads.length < PREVIEW_PAYLOADS) {
+        for (const line of text.split("\n")) {
+          if (!line || job.payloads.length >= PREVIEW_PAYLOADS) continue;
+          try { job.payloads.push(JSON.parse(line)); } catch { /* a partial line cannot happen; skip */ }
+        }
+      }
     }
   } catch (e) {
     // calls while run() is busy may be refused by the binding; they are retried when the run ends
@@ -139,7 +144,7 @@ function newJob(m) {
     issues: new IssueStore(m.issueCap ?? 250_000),
     csvGuard: new FormulaSafeCsv(","),
     payloads: [],
-    drainPayloads: true,
+    keepPayloads: m.t === "inspect",
     abort: new AbortController(),
     imp: null,
   };
@@ -153,19 +158,26 @@ async function inspect(m) {
   const maxBytes = m.maxBytes ?? 1024 * 1024;
   let imp;
   try {
-    imp = job.imp = new pkg.Importer(importerOptions(m.options, true));
+    imp = job.imp = new pkg.Importer(importerOptions(m.options, true, { keepPayloads: true }));
     let eof = false;
     let failure = null;
-    while (job.src.bytes < maxBytes) {
-      const c = await job.src.next();
-      try {
-        if (c === null) { eof = true; imp.finish(); break; }
+    try {
+      while (job.src.bytes < maxBytes) {
+        const c = await job.src.next();
+        if (c === null) { eof = true; break; }
         imp.push(c);
-      } catch (e) { failure = e; break; }
-      drain(job, imp);
-    }
-    if (!eof) post({ t: "stopReading", job: job.id });
+        drain(job, imp);
+      }
+      if (!eof) post({ t: "stopReading", job: job.id });
+      // The prefix is treated as the whole file, so that the mapping resolves even when it holds fewer rows
+      // than the engine samples; an issue on its last (likely cut) record is dropped below.
+      imp.finish();
+    } catch (e) { failure = e; }
     drain(job, imp);
+    if (!eof) {
+      const rows = safeSummary(imp)?.rows ?? 0;
+      job.issues = job.issues.below(rows);
+    }
     const info = safeInspect(imp);
     post({
       t: "inspected", job: job.id, eof, bytesRead: job.src.bytes,
@@ -227,17 +239,19 @@ async function send(m) {
         const now = Date.now();
         if (now - last < PROGRESS_MS) return;
         last = now;
-        drain(job, imp);
         post(progressMsg(job, "send", p));
+        // The engine calls onProgress while it holds its state: take issues and CSV after it returns.
+        setTimeout(() => { if (job.imp) drain(job, imp); }, 0);
       },
     });
     finishDrain(job, imp);
     post({ t: "done", job: job.id, phase: "send", summary: summary ?? imp.summary(), payloads: job.payloads,
-      issues: job.issues.counts(), bytesRead: job.src.bytes, cancelled: job.abort.signal.aborted });
+      issues: job.issues.counts(), bytesRead: job.src.bytes, cancelled: job.abort.signal.aborted,
+      network: guard.state.lastNetworkError, refused: guard.state.lastRefused });
   } catch (e) {
     if (imp) try { finishDrain(job, imp); } catch {}
     post({ t: "stopReading", job: job.id });
-    post({ ...errorMessage(job.id, e), summary: imp ? safeSummary(imp) : null, issues: job.issues.counts() });
+    post({ ...errorMessage(job.id, e), summary: e?.summary ?? (imp ? safeSummary(imp) : null), issues: job.issues.counts() });
   } finally {
     try { imp?.free(); } catch {}
     job.imp = null;

@@ -69,6 +69,19 @@ export class IssueStore {
     if (list) for (const it of list) this.add(it);
   }
 
+  /** A copy holding only the issues of records below `record` (file-level issues, record 0, are kept). */
+  below(record) {
+    const out = new IssueStore(this.cap);
+    for (let i = 0; i < this.n; i++) {
+      if (this.record[i] >= record) continue;
+      const ci = this.codeIx[i];
+      out.add({ line: this.line[i], record: this.record[i], column: this.column[i] < 0 ? null : this.column[i],
+        columnName: this.colNameIx[i] < 0 ? null : this.colNames[this.colNameIx[i]], code: this.codes[ci],
+        severity: this.codeSev[ci], message: this.message[i] });
+    }
+    return out;
+  }
+
   counts() {
     return { total: this.total, stored: this.n, errors: this.errors, warnings: this.warnings, byCode: { ...this.byCode } };
   }

@@ -11,8 +11,9 @@ export class VirtualTable {
    * @param {{key:string,label:string,className?:string,render?:(row)=>string|Node}[]} columns
    * @param {{rowHeight?:number,label:string}} opts
    */
-  constructor(root, columns, { rowHeight = 34, label = "Table" } = {}) {
+  constructor(root, columns, { rowHeight = 34, label = "Table", maxHeight = 374 } = {}) {
     this.root = root;
+    this.maxHeight = maxHeight;
     this.columns = columns;
     this.rowHeight = rowHeight;
     this.total = 0;
@@ -69,10 +70,7 @@ export class VirtualTable {
     this.fetch = fetch;
     this.cache.clear();
     this.loading.clear();
-    this.spacer.style.height = `${total * this.rowHeight}px`;
-    this.root.setAttribute("aria-rowcount", String(total + 1));
-    this.empty.hidden = total > 0;
-    this.viewport.hidden = total === 0;
+    this.#size();
     if (this.viewport.scrollTop > total * this.rowHeight) this.viewport.scrollTop = 0;
     this.#render();
   }
@@ -83,11 +81,18 @@ export class VirtualTable {
     // the last cached page may be incomplete: drop it
     this.cache.delete(Math.floor(this.total / PAGE));
     this.total = total;
+    this.#size();
+    this.#schedule();
+  }
+
+  #size() {
+    const total = this.total;
     this.spacer.style.height = `${total * this.rowHeight}px`;
+    // short lists get a short box; long ones scroll inside a fixed height
+    this.viewport.style.height = `${Math.min(this.maxHeight, Math.max(1, total) * this.rowHeight + 2)}px`;
     this.root.setAttribute("aria-rowcount", String(total + 1));
     this.empty.hidden = total > 0;
     this.viewport.hidden = total === 0;
-    this.#schedule();
   }
 
   scrollToRow(i) {
