@@ -83,12 +83,12 @@ function announce(text) {
 function showAlert(el, err, extra = {}) {
   const x = err.title ? err : explain(err, ctx(extra));
   el.className = `alert${x.code === "E_ABORTED" ? " info" : ""}`;
-  el.replaceChildren(
+  el.replaceChildren(...[
     h("p", { class: "title", text: x.title }),
     h("p", { text: x.body }),
     h("p", { class: "what" }, "What to do: ", h("span", { class: "todo", text: x.action })),
     x.technical ? h("details", {}, h("summary", { text: "Technical details" }), h("code", { text: `${x.code}: ${scrub(x.technical)}` })) : null,
-  );
+  ].filter(Boolean));
   el.dataset.code = x.code;
   el.hidden = false;
 }
@@ -364,7 +364,7 @@ function offerResume(run) {
   if (cp <= 0) return;
   box.replaceChildren(
     h("p", {}, h("strong", { text: "You were sending this file " }), `on ${when(run.updatedAt)} (${how}, ${run.kind}). Rows 1 to ${num(cp)} are confirmed.`),
-    h("p", { text: `Resuming sends only the rows after row ${num(cp)}, with the same column mapping; nothing is sent twice.` }),
+    h("p", { text: `Resuming skips rows 1 to ${num(cp)} and sends the rest with the same column mapping. Rows that were on their way when the run stopped go again with the same event ids: the Track API ignores such repeats.` }),
     h("div", { class: "inline-actions" },
       h("button", { type: "button", class: "btn primary", id: "resume-btn", text: `Resume after row ${num(cp)}`, onclick: () => chooseResume(run) }),
       h("button", { type: "button", class: "btn", text: "Start over", onclick: () => { runs.forget(S.fp); S.runInfo = null; S.resumeAfter = 0; box.hidden = true; renderSendLead(); } })),
@@ -759,6 +759,7 @@ function renderSendLead() {
   const what = S.dry?.done ? `${num(S.dry.summary.valid)} valid ${S.kind === "events" ? "events" : "people"}` : S.kind === "events" ? "the events" : "the people";
   const region = S.region === "eu" ? "EU" : "US";
   $("send-lead").textContent = `Sends ${what} from ${S.file.name} to ${api} (${region})${S.resumeAfter ? `, starting after row ${num(S.resumeAfter)}` : ""}. You can pause or cancel at any time and resume later.`;
+  $("send-note").hidden = !(S.api === "pipelines" && S.config.mode !== "worker");
   $("send").textContent = S.resumeAfter ? `Resume sending after row ${num(S.resumeAfter)}` : "Send to Customer.io";
 }
 
@@ -804,14 +805,19 @@ async function startSend() {
     ...(S.config.mode === "worker" ? { token: S.secrets.token } : { siteId: S.secrets.siteId, apiKey: S.secrets.apiKey }),
   });
   let last = null;
+  // The engine's checkpoint is the record below which every row is settled, and a failed row (after retries, or
+  // cancelled) counts as settled. A resume must send failed rows again, so only checkpoints reported while no row
+  // had failed are kept: every row up to such a checkpoint was accepted or rejected for good.
+  let safeCp = resumeFrom;
   const job = S.engine.send(S.file, opts, {
     progress(m) {
       const p = m.p ?? {};
       last = { ...p, bytesRead: p.bytesRead ?? m.bytesRead };
       renderLive(last, started, samples, chart, lastSample);
-      if (p.checkpoint != null && performance.now() - lastSave > 1000) {
+      if (p.checkpoint != null && Number(p.failed ?? 0) === 0) safeCp = Math.max(safeCp, Number(p.checkpoint));
+      if (performance.now() - lastSave > 1000) {
         lastSave = performance.now();
-        runs.save(S.fp, { ...runBase, checkpoint: Math.max(resumeFrom, Number(p.checkpoint)), sent: (runBase.sent ?? 0) + Number(p.sent ?? 0) });
+        runs.save(S.fp, { ...runBase, checkpoint: safeCp, sent: (runBase.sent ?? 0) + Number(p.sent ?? 0) });
       }
     },
     rejected(text) { S.rejected.push(text); },
@@ -840,8 +846,8 @@ async function startSend() {
   }
   window.removeEventListener("beforeunload", beforeUnload);
   S.sendJob = null;
-  const cp = Math.max(resumeFrom, Number(summary?.checkpoint ?? last?.checkpoint ?? 0));
   const finished = !error && !cancelled;
+  const cp = finished && Number(summary?.failed ?? 0) === 0 ? Math.max(resumeFrom, Number(summary?.checkpoint ?? 0)) : safeCp;
   runs.save(S.fp, { ...runBase, status: finished ? "done" : cancelled ? "cancelled" : "failed", checkpoint: cp,
     sent: (runBase.sent ?? 0) + Number(summary?.sent ?? 0) });
   S.runInfo = runs.load(S.fp);

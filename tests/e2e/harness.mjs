@@ -38,9 +38,9 @@ export async function launch() {
 }
 
 /** Everything a test needs: sandbox, page server pointed at it, a browser, and a page with error capture. */
-export async function setup({ sandbox = {}, config = null } = {}) {
+export async function setup({ sandbox = {}, config = null, cspConfig = null } = {}) {
   const sb = await startSandbox(sandbox);
-  const web = await startStaticServer({ config: config ?? { endpoint: sb.url, mode: "direct" } });
+  const web = await startStaticServer({ config: config ?? { endpoint: sb.url, mode: "direct" }, cspConfig });
   const context = await launch();
   const page = await newPage(context, web.url);
   return {

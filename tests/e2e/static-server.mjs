@@ -22,10 +22,13 @@ const TYPES = {
   ".md": "text/plain; charset=utf-8", ".ts": "text/plain; charset=utf-8",
 };
 
-export async function startStaticServer({ port = 0, host = "127.0.0.1", root = WWW, config = null } = {}) {
+/** `cspConfig` (tests only) builds the policy from another config than the one served, to simulate a host whose
+ *  policy does not allow the configured endpoint. */
+export async function startStaticServer({ port = 0, host = "127.0.0.1", root = WWW, config = null, cspConfig = null } = {}) {
   const { applyCspToHtml, buildCsp } = await import(pathToFileURL(path.join(root, "lib/csp.js")).href);
   const cfg = config ?? JSON.parse(await fs.readFile(path.join(root, "config.json"), "utf8"));
-  const headerCsp = buildCsp(cfg, { meta: false });
+  const policyCfg = cspConfig ?? cfg;
+  const headerCsp = buildCsp(policyCfg, { meta: false });
   const server = http.createServer(async (req, res) => {
     try {
       const url = new URL(req.url, "http://x");
@@ -36,7 +39,7 @@ export async function startStaticServer({ port = 0, host = "127.0.0.1", root = W
       let body;
       if (rel === "/config.json" && config) body = Buffer.from(JSON.stringify(config));
       else body = await fs.readFile(file);
-      if (rel.endsWith("/index.html") || rel === "/index.html") body = Buffer.from(applyCspToHtml(body.toString("utf8"), cfg));
+      if (rel.endsWith("/index.html") || rel === "/index.html") body = Buffer.from(applyCspToHtml(body.toString("utf8"), policyCfg));
       res.writeHead(200, {
         "content-type": TYPES[path.extname(file)] ?? "application/octet-stream",
         "content-length": body.length,

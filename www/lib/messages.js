@@ -83,8 +83,8 @@ export function explain(err, ctx = {}) {
       return { code, technical, title: "Customer.io did not accept these credentials",
         body: `${host(ctx)} answered that the ${ctx.api === "track" ? "site ID and API key are" : "API key is"} not valid for the ${region} region.`,
         action: ctx.api === "track"
-          ? `Check the site ID and the Track API key in Customer.io under Settings → Workspace settings → API and webhook credentials. If your workspace is in the ${other} region, choose ${other}: keys only work in their own region. Then resume: rows already sent are not sent twice.`
-          : `Check the API key of your Data Pipelines source (Data Pipelines → your source → Settings → API key). If your workspace is in the ${other} region, choose ${other}: keys only work in their own region. Then resume: rows already sent are not sent twice.` };
+          ? `Check the site ID and the Track API key in Customer.io under Settings → Workspace settings → API and webhook credentials. If your workspace is in the ${other} region, choose ${other}: keys only work in their own region. Then resume: confirmed rows are skipped.`
+          : `Check the API key of your Data Pipelines source (Data Pipelines → your source → Settings → API key). If your workspace is in the ${other} region, choose ${other}: keys only work in their own region. Then resume: confirmed rows are skipped.` };
     }
     case "E_NETWORK": {
       const r = d.refused;
