@@ -663,6 +663,7 @@ async function onDryRun() {
     S.dry = { done: true, summary: res.summary, issues: res.issues, payloads: res.payloads, mappingKey, parts, job: job.id };
     $("dry-bar").value = 1;
     $("dry-text").textContent = `Checked ${num(res.summary.rows)} rows (${bytes(res.bytesRead)}).`;
+    $("dry-text").dataset.engineMemory = String(res.wasmBytes ?? "");
     if (res.inspect) S.info = { ...S.info, dialect: res.inspect.dialect ?? S.info.dialect };
     counts(res.summary, res.issues);
     renderIssues(job.id, res.issues, false);

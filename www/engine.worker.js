@@ -11,6 +11,8 @@ const PROGRESS_MS = 200;
 const PREVIEW_PAYLOADS = 10;
 
 let pkg = null;
+let wasmExports = null;
+const wasmBytes = () => wasmExports?.memory?.buffer?.byteLength ?? null;
 let guard = null;
 let mode = "direct";
 const jobs = new Map();
@@ -38,20 +40,29 @@ class ChunkSource {
     this.paused = false;
     this.resumeWaiters = [];
   }
+  /**
+   * The next chunk (Uint8Array) or null at the end. The previous chunk's buffer goes back to the page with the
+   * request, to be filled again: callers must be done with a chunk (the engine copies it in) before asking again.
+   */
   async next() {
     while (this.paused) await new Promise((r) => this.resumeWaiters.push(r));
     if (this.eof) return null;
     return new Promise((resolve, reject) => {
       this.waiting = { resolve, reject };
-      post({ t: "pull", job: this.job });
+      const buf = this.spare;
+      this.spare = null;
+      if (buf) post({ t: "pull", job: this.job, buf }, [buf]);
+      else post({ t: "pull", job: this.job });
     });
   }
-  deliver(buf) {
+  deliver(buf, len) {
     const w = this.waiting;
     this.waiting = null;
-    if (buf == null) this.eof = true;
-    else this.bytes += buf.byteLength;
-    w?.resolve(buf == null ? null : new Uint8Array(buf));
+    if (buf == null) { this.eof = true; w?.resolve(null); return; }
+    const n = len ?? buf.byteLength;
+    this.bytes += n;
+    this.spare = buf;
+    w?.resolve(new Uint8Array(buf, 0, n));
   }
   fail(err) {
     const w = this.waiting;
@@ -125,7 +136,7 @@ function finishDrain(job, imp) {
 }
 
 function progressMsg(job, phase, p) {
-  return { t: "progress", job: job.id, phase, bytesRead: job.src.bytes, p, issues: job.issues.counts() };
+  return { t: "progress", job: job.id, phase, bytesRead: job.src.bytes, p, issues: job.issues.counts(), wasmBytes: wasmBytes() };
 }
 
 function safeInspect(imp) {
@@ -212,7 +223,7 @@ async function dryRun(m) {
     }
     finishDrain(job, imp);
     post({ t: "done", job: job.id, phase: "dry", summary: imp.summary(), inspect: safeInspect(imp),
-      payloads: job.payloads, issues: job.issues.counts(), bytesRead: job.src.bytes });
+      payloads: job.payloads, issues: job.issues.counts(), bytesRead: job.src.bytes, wasmBytes: wasmBytes() });
   } catch (e) {
     if (imp) try { finishDrain(job, imp); } catch {}
     post({ t: "stopReading", job: job.id });
@@ -288,7 +299,7 @@ const handlers = {
       return;
     }
     try {
-      await pkg.default({ module_or_path: new URL("./pkg/cio_backfill_bg.wasm", import.meta.url) });
+      wasmExports = await pkg.default({ module_or_path: new URL("./pkg/cio_backfill_bg.wasm", import.meta.url) });
     } catch (e) {
       post({ t: "fatal", code: "E_ENGINE_INIT", message: `the engine could not start: ${e?.message ?? e}` });
       return;
@@ -300,7 +311,7 @@ const handlers = {
   inspect,
   dryRun,
   send,
-  chunk(m) { jobs.get(m.job)?.src.deliver(m.buf); },
+  chunk(m) { jobs.get(m.job)?.src.deliver(m.buf, m.len); },
   eof(m) { jobs.get(m.job)?.src.deliver(null); },
   readError(m) {
     jobs.get(m.job)?.src.fail(Object.assign(new Error(`the file could not be read: ${m.message}`), { code: "E_READ" }));

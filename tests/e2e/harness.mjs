@@ -26,7 +26,7 @@ export async function launch() {
   const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), "cio-e2e-profile-"));
   const context = await chromium.launchPersistentContext(userDataDir, {
     executablePath: CHROMIUM,
-    args: CHROMIUM_ARGS,
+    args: [...CHROMIUM_ARGS, ...(process.env.E2E_CHROMIUM_EXTRA ? process.env.E2E_CHROMIUM_EXTRA.split(" ") : [])],
     headless: true,
     acceptDownloads: true,
     viewport: { width: 1280, height: 900 },

@@ -17,36 +17,61 @@ function startWorker() {
   return w;
 }
 
-/** Reads a File as a stream, one chunk of about CHUNK_BYTES each time it is asked. */
+/**
+ * Reads a File as a stream into 1 MB buffers, one each time the worker asks. With a BYOB ("bring your own
+ * buffer") reader the same two buffers go back and forth between page and worker (each is transferred, never
+ * copied), so reading a 1 GB file allocates no new memory per chunk; without BYOB support chunks are copied in.
+ */
 class FileFeed {
-  constructor(file, startAt = 0) {
-    this.reader = (startAt ? file.slice(startAt) : file).stream().getReader();
+  constructor(file) {
+    const stream = file.stream();
+    try {
+      this.reader = stream.getReader({ mode: "byob" });
+      this.byob = true;
+    } catch {
+      this.reader = stream.getReader();
+      this.byob = false;
+    }
     this.carry = null;
     this.done = false;
   }
-  async next() {
+
+  /** Fills `buf` (a returned buffer, or a new one) → { buf, len }, or null at the end. */
+  async next(buf) {
     if (this.done) return null;
-    const parts = [];
-    let n = 0;
-    if (this.carry) { parts.push(this.carry); n += this.carry.length; this.carry = null; }
-    while (n < CHUNK_BYTES) {
-      const { value, done } = await this.reader.read();
-      if (done) { this.done = true; break; }
-      if (n + value.length > CHUNK_BYTES && n > 0) { this.carry = value; break; }
-      parts.push(value);
-      n += value.length;
+    let target = buf instanceof ArrayBuffer && buf.byteLength === CHUNK_BYTES ? buf : new ArrayBuffer(CHUNK_BYTES);
+    let len = 0;
+    if (this.byob) {
+      while (len < CHUNK_BYTES) {
+        const { value, done } = await this.reader.read(new Uint8Array(target, len, CHUNK_BYTES - len));
+        if (value) { target = value.buffer; len += value.byteLength; }
+        if (done) { this.done = true; break; }
+      }
+    } else {
+      const out = new Uint8Array(target);
+      while (len < CHUNK_BYTES) {
+        let value = this.carry;
+        this.carry = null;
+        if (!value) {
+          const r = await this.reader.read();
+          if (r.done) { this.done = true; break; }
+          value = r.value;
+        }
+        const take = Math.min(value.length, CHUNK_BYTES - len);
+        out.set(value.subarray(0, take), len);
+        len += take;
+        if (take < value.length) this.carry = value.subarray(take);
+      }
     }
-    if (n === 0) return null;
-    if (parts.length === 1 && parts[0].byteOffset === 0 && parts[0].byteLength === parts[0].buffer.byteLength) return parts[0].buffer;
-    const out = new Uint8Array(n);
-    let o = 0;
-    for (const p of parts) { out.set(p, o); o += p.length; }
-    return out.buffer;
+    return len === 0 ? null : { buf: target, len };
   }
+
   cancel() {
+    if (this.done && !this.reader) return;
     this.done = true;
     this.carry = null;
-    this.reader.cancel().catch(() => {});
+    this.reader?.cancel().catch(() => {});
+    this.reader = null;
   }
 }
 
@@ -79,7 +104,7 @@ export class EngineClient {
     const job = this.jobs.get(m.job);
     if (!job) return;
     switch (m.t) {
-      case "pull": return this.#feed(job);
+      case "pull": return this.#feed(job, m.buf);
       case "stopReading": job.feed.cancel(); return;
       case "progress": return job.on.progress?.(m);
       case "rejected": return job.on.rejected?.(m.text);
@@ -94,11 +119,11 @@ export class EngineClient {
     }
   }
 
-  async #feed(job) {
+  async #feed(job, spare) {
     try {
-      const buf = await job.feed.next();
-      if (buf === null) this.worker.postMessage({ t: "eof", job: job.id });
-      else this.worker.postMessage({ t: "chunk", job: job.id, buf }, [buf]);
+      const c = job.feed.reader ? await job.feed.next(spare) : null;
+      if (c === null) this.worker.postMessage({ t: "eof", job: job.id });
+      else this.worker.postMessage({ t: "chunk", job: job.id, buf: c.buf, len: c.len }, [c.buf]);
     } catch (e) {
       this.worker.postMessage({ t: "readError", job: job.id, message: String(e?.message ?? e) });
     }

@@ -50,7 +50,7 @@ export class CsvChunker {
       if (b === QUOTE) this.inQuotes = !this.inQuotes;
       else if (b === NL && !this.inQuotes) this.lastCut = base + i + 1;
     }
-    this.parts.push(bytes);
+    this.parts.push(bytes.slice()); // the caller's buffer is reused for the next chunk
     this.pending += bytes.length;
     if (this.header === null && this.lastCut > 0) {
       // the first record end is the header's; find it again from the start
