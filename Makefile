@@ -5,7 +5,7 @@ export PATH := $(TOOLS)/bin:$(HOME)/.cargo/bin:$(PATH)
 CARGO ?= cargo
 WASM_TARGET := wasm32-unknown-unknown
 
-.PHONY: setup test fmt-check clippy test-native build-wasm build test-js test-e2e test-worker demo bench fuzz clean
+.PHONY: setup test fmt-check clippy test-native build-wasm build test-js test-e2e test-worker demo bench fuzz clean inspect
 
 setup:
 	bash scripts/ci/setup.sh
@@ -37,3 +37,10 @@ bench:
 
 fuzz:
 	bash scripts/ci/fuzz.sh $(FUZZ_SECONDS)
+
+## Dry-run one file through the native core: make inspect FILE=samples/people.csv KIND=people API=track
+FILE ?= samples/people.csv
+KIND ?= people
+API ?= track
+inspect:
+	$(CARGO) run --quiet --release --example inspect -- $(FILE) --kind $(KIND) --api $(API); test $$? -le 1
