@@ -86,7 +86,7 @@ function showAlert(el, err, extra = {}) {
   el.replaceChildren(...[
     h("p", { class: "title", text: x.title }),
     h("p", { text: x.body }),
-    h("p", { class: "what" }, "What to do: ", h("span", { class: "todo", text: x.action })),
+    h("p", { class: "what" }, h("strong", { text: "What to do: " }), h("span", { class: "todo", text: x.action })),
     x.technical ? h("details", {}, h("summary", { text: "Technical details" }), h("code", { text: `${x.code}: ${scrub(x.technical)}` })) : null,
   ].filter(Boolean));
   el.dataset.code = x.code;
@@ -651,6 +651,7 @@ async function onDryRun() {
       $("dry-bar").value = S.file.size ? read / S.file.size : 0;
       $("dry-text").textContent = `${bytes(read)} of ${bytes(S.file.size)} · ${num(m.p?.rows)} rows`;
       S.liveRows = m.p?.rows;
+      renderFacts();
       counts(m.p, m.issues);
       renderIssues(job.id, m.issues, true);
     },
@@ -747,7 +748,12 @@ function renderPayloads(list) {
   if (!items.length) return;
   const pick = $("payload-pick");
   const cur = Number(pick.value || 0);
-  pick.replaceChildren(...items.map((p, i) => option(String(i), `${i + 1}${p?.type ? ` · ${p.type}` : ""}${p?.name || p?.event ? ` · ${p.name ?? p.event}` : ""}`, i === cur)));
+  const label = (p, i) => {
+    const who = p?.identifiers ? Object.values(p.identifiers)[0] : p?.userId ?? p?.anonymousId;
+    const what = p?.action === "event" || p?.type === "track" ? `event “${p.name ?? p.event}”` : p?.action ?? p?.type ?? "item";
+    return `Row ${i + 1}: ${what}${who != null ? ` for ${who}` : ""}`;
+  };
+  pick.replaceChildren(...items.map((p, i) => option(String(i), label(p, i), i === cur)));
   const show = () => { $("payload-json").textContent = JSON.stringify(items[Number(pick.value) || 0], null, 2); };
   pick.onchange = show;
   show();
@@ -890,7 +896,9 @@ function renderLive(p, started, samples, chart, lastSample, final = false) {
   samples.push({ t: now, done });
   while (samples.length > 2 && now - samples[0].t > 10_000) samples.shift();
   const span = (samples.at(-1).t - samples[0].t) / 1000;
-  const rate = span > 0.5 ? (samples.at(-1).done - samples[0].done) / span : Number(p.rowsPerSec ?? 0);
+  const elapsed = (now - started) / 1000;
+  const rate = final ? (elapsed > 0 ? (done - Number(p.skippedResume ?? 0)) / elapsed : 0)
+    : span > 0.5 ? (samples.at(-1).done - samples[0].done) / span : Number(p.rowsPerSec ?? 0);
   const eta = estTotal && rate > 0 ? (estTotal - done) / rate : null;
   if (now - lastSample.t >= 1000) {
     chart.add(Math.max(0, ((done - lastSample.done) * 1000) / (now - lastSample.t)));
@@ -901,15 +909,16 @@ function renderLive(p, started, samples, chart, lastSample, final = false) {
   $("send-bar").value = frac;
   $("send-pct").textContent = `${Math.floor(frac * 100)} %`;
   $("stats").replaceChildren(
-    stat("rate", "Rows per second", num(rate)),
+    stat("rate", final ? "Rows/s (average)" : "Rows per second", S.paused && !final ? "—" : num(rate)),
     stat("eta", "Time left", final ? "—" : S.paused ? "paused" : eta != null ? duration(eta) : "estimating…"),
     stat("sent", "Sent", num(p.sent)),
     stat("rejected", "Rejected", num(Number(p.rejected ?? 0) + Number(p.apiRejected ?? 0))),
     stat("failed", "Failed", num(p.failed)),
     stat("retries", "Retries", num(p.retries)),
     stat("requests", "Requests", num(p.requests)),
-    stat("elapsed", "Elapsed", duration((now - started) / 1000)),
+    stat("elapsed", "Elapsed", duration(elapsed)),
   );
+  if (final && chart.points.length < 3) $("chart-caption").textContent = "Rows per second — the run was too short to chart";
   if (!S.paused && !final) $("send-status").textContent = estTotal ? `Sending… ${num(done)} of about ${num(estTotal)} rows handled.` : "Sending…";
 }
 
@@ -934,7 +943,8 @@ function renderSummary(s, { cancelled, error, seconds, checkpoint }) {
   const ok = sum === v("rows");
   $("summary-check").replaceChildren(h("span", { class: ok ? "adds-up" : "adds-up bad", text: ok ? `✓ Every row is accounted for: ${rows.map((r) => num(r[2])).join(" + ")} = ${num(sum)}.` : `These numbers do not add up (${num(sum)} vs ${num(v("rows"))} rows read). Please report this.` }));
   const notes = [];
-  notes.push(`${num(v("requests"))} requests, ${num(v("retries"))} retries, ${duration(seconds)}${seconds > 0 ? `, ${num(v("rows") / seconds)} rows per second` : ""}.`);
+  const plural = (n, one, many) => `${num(n)} ${n === 1 ? one : many}`;
+  notes.push(`${plural(v("requests"), "request", "requests")}, ${plural(v("retries"), "retry", "retries")}, ${seconds < 1 ? "under a second" : duration(seconds)}.`);
   if (v("olderThan30Days") && S.kind === "events") notes.push(`${num(v("olderThan30Days"))} events are older than 30 days: they are in your workspace but do not show in the activity log.`);
   if (v("campaignWindow") && !$("skip-window").checked) notes.push(`${num(v("campaignWindow"))} events were from the last 72 hours and may trigger campaigns.`);
   if ((cancelled || error) && checkpoint) notes.push(`Rows 1 to ${num(checkpoint)} are confirmed. Choose this file again (even after closing the tab) to resume after row ${num(checkpoint)}.`);

@@ -70,6 +70,14 @@ export async function shot(page, name) {
   return file;
 }
 
+/** A screenshot of one element (a step's card), for a closer look. */
+export async function shotOf(page, selector, name) {
+  fs.mkdirSync(SHOTS, { recursive: true });
+  const file = path.join(SHOTS, `${name}.png`);
+  await page.locator(selector).screenshot({ path: file, animations: "disabled" });
+  return file;
+}
+
 export async function sandboxJson(sb, p) {
   const r = await fetch(sb.url + p);
   return r.json();

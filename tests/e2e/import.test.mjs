@@ -2,7 +2,7 @@
 import test from "node:test";
 import assert from "node:assert/strict";
 import { setup, connect, chooseFile, waitForColumns, fact, runCheck, startSending, waitForSummary, download,
-  csvObjects, shot, sandboxJson, tmpDir } from "./harness.mjs";
+  csvObjects, shot, shotOf, sandboxJson, tmpDir } from "./harness.mjs";
 import * as fx from "./fixtures.mjs";
 
 const dir = tmpDir("import");
@@ -30,6 +30,7 @@ test("people, messy file (BOM, ;, CRLF, quoted newlines, bad rows) → Track API
   // the preview shows the quoted newline inside one cell
   assert.ok((await page.locator("#preview-wrap").textContent()).includes("likes\nsnow"));
   await shot(page, "03-columns");
+  await shotOf(page, "#step-columns", "03b-columns-card");
 
   const counts = await runCheck(page);
   assert.deepEqual({ rows: counts.rows, valid: counts.valid, rejected: counts.rejected }, { rows: f.rows, valid: f.valid.length, rejected: f.badLines.length });
@@ -39,10 +40,12 @@ test("people, messy file (BOM, ;, CRLF, quoted newlines, bad rows) → Track API
   await page.locator("#payloads summary").click();
   assert.match(await page.locator("#payload-json").textContent(), /"identifiers"/);
   await shot(page, "04-check");
+  await shotOf(page, "#step-check", "04b-check-card");
 
   await startSending(page);
   const s = await waitForSummary(page);
   await shot(page, "05-summary");
+  await shotOf(page, "#step-send", "05b-send-card");
   assert.equal(s.sent, f.valid.length);
   assert.equal(s.rejected, f.badLines.length);
   assert.equal(s.failed, 0);

@@ -3,7 +3,7 @@ import test from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import { setup, newPage, connect, chooseFile, waitForColumns, startSending, waitForSummary, download, csvObjects,
-  shot, sandboxJson, tmpDir, recordLines } from "./harness.mjs";
+  shot, shotOf, sandboxJson, tmpDir, recordLines } from "./harness.mjs";
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -54,6 +54,7 @@ test("pause stops new requests; cancel; reopen the file in a new tab and resume 
   const r2 = (await sandboxJson(sb, "/__sandbox/summary")).requests;
   assert.equal(r2, r1, "no new request starts while paused");
   await shot(page, "11-paused");
+  await shotOf(page, "#step-send", "11b-paused-card");
 
   await page.click("#pause"); // resume
   await sleep(700);
