@@ -821,8 +821,10 @@ async function startSend() {
       const p = m.p ?? {};
       last = { ...p, bytesRead: p.bytesRead ?? m.bytesRead };
       renderLive(last, started, samples, chart, lastSample);
+      const before = safeCp;
       if (p.checkpoint != null && Number(p.failed ?? 0) === 0) safeCp = Math.max(safeCp, Number(p.checkpoint));
-      if (performance.now() - lastSave > 1000) {
+      // saved as soon as it moves (a closed tab loses at most one progress interval), else once a second
+      if (safeCp !== before || performance.now() - lastSave > 1000) {
         lastSave = performance.now();
         runs.save(S.fp, { ...runBase, checkpoint: safeCp, sent: (runBase.sent ?? 0) + Number(p.sent ?? 0) });
       }

@@ -108,3 +108,39 @@ test("pause stops new requests; cancel; reopen the file in a new tab and resume 
   assert.deepEqual(rej.map((r) => Number(r.line)), badAfter.map((b) => b.line));
   assert.deepEqual(page2.errors, []);
 });
+
+test("the tab closes mid-run (no cancel): the same file opened again resumes without duplicates", async (t) => {
+  const env = await setup({ sandbox: { faults: { latencyMs: 500 } } });
+  t.after(() => env.close());
+  const { page, sb, context, web } = env;
+  const f = eventsFile(tmpDir("resume-close"), 40_000, 9_000);
+
+  await connect(page, { api: "pipelines" });
+  await chooseFile(page, f.file, "events");
+  await waitForColumns(page);
+  await page.click("#send");
+  await page.click("#send-anyway");
+  await page.waitForFunction(() => Number(document.querySelector('[data-stat="sent"] dd')?.textContent.replace(/,/g, "")) > 0, null, { timeout: 30_000 });
+  await sleep(1200); // the checkpoint is saved about once a second
+  await page.close(); // the tab goes away while requests are in flight
+
+  const page2 = await newPage(context, web.url);
+  await connect(page2, { api: "pipelines" });
+  await chooseFile(page2, f.file, "events");
+  await page2.locator("#resume-btn").waitFor({ state: "visible" });
+  const cp = Number((await page2.locator("#resume-btn").textContent()).replace(/\D/g, ""));
+  assert.ok(cp > 0 && cp < f.rows, `checkpoint ${cp}`);
+  await page2.click("#resume-btn");
+  await page2.waitForFunction(() => /Resume sending after row/.test(document.getElementById("send").textContent));
+  await sb.state.setFaults({});
+  await page2.click("#send");
+  const s2 = await waitForSummary(page2, 180_000);
+  assert.equal(s2.skippedResume, cp);
+  assert.equal(s2.failed, 0);
+  assert.match(await page2.locator("#summary-check").textContent(), /Every row is accounted for/);
+  const sum = await sandboxJson(sb, "/__sandbox/summary");
+  // Pipelines stores events by messageId: a re-sent row has the same messageId, so nothing is stored twice
+  assert.equal(sum.pipelines.events, f.valid, "every valid event stored exactly once");
+  console.log(`# tab closed mid-run: checkpoint ${cp}; rows re-sent after it (same messageId): ${sum.pipelines.duplicateMessages}`);
+  assert.deepEqual(page2.errors, []);
+});
