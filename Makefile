@@ -50,7 +50,7 @@ inspect:
 test-worker:
 	@test -x node_modules/.bin/wrangler || npm ci --no-audit --no-fund --loglevel=error
 	@if [ ! -f dist/pkg/workerd.js ] || [ -n "$$(find src js Cargo.toml Cargo.lock -newer dist/pkg/workerd.js ! -name via.mjs -print -quit 2>/dev/null)" ]; then \
-	  $(MAKE) build; fi
+	  bash scripts/build.sh; fi
 	node --test --test-concurrency=1 tests/worker/
 
 ## Bundle the Worker as `wrangler deploy` would, without deploying (needs dist/pkg: `make build`).
