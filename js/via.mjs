@@ -281,7 +281,7 @@ export async function importVia(opts) {
   let source = opts.source ?? null;
 
   const totals = Object.fromEntries(SUM_KEYS.map((k) => [k, 0]));
-  const agg = { ...totals, checkpoint: resumeAfter, dryRun, chunks: 0, chunksDone: 0, replayedChunks: 0, chunkRetries: 0, busyWaits: 0, bytesRead: 0, issueCounts: {}, issues: [] };
+  const agg = { ...totals, checkpoint: resumeAfter, dryRun, chunks: 0, chunksDone: 0, replayedChunks: 0, chunkRetries: 0, busyWaits: 0, bytesRead: 0, issueCounts: {}, rejectedByCode: {}, issues: [] };
   let rejectedCsv = null;
   const results = []; // by index: { records, recordOffset, answer }
   const started = Date.now();
@@ -306,6 +306,7 @@ export async function importVia(opts) {
     agg.chunksDone++;
     if (answer.replayed) agg.replayedChunks++;
     for (const [k, v] of Object.entries(answer.issueCounts ?? {})) agg.issueCounts[k] = (agg.issueCounts[k] ?? 0) + v;
+    for (const [k, v] of Object.entries(answer.rejectedByCode ?? {})) agg.rejectedByCode[k] = (agg.rejectedByCode[k] ?? 0) + v;
     for (const i of answer.issues ?? []) if (agg.issues.length < 100) agg.issues.push(i);
     if (opts.rejected && typeof answer.rejectedCsv === "string" && answer.rejectedCsv) {
       rejectedCsv = rejectedCsv === null ? answer.rejectedCsv : rejectedCsv + withoutHeader(answer.rejectedCsv);

@@ -89,6 +89,7 @@ test("track (no ledger bound): chunked upload with one chunk sent twice → uniq
   assert.equal(s.rejected, 3);
   assert.equal(s.failed, 0);
   assert.equal(s.checkpoint, 3000);
+  assert.deepEqual(s.rejectedByCode, { event_name_missing: 3 });
   const sum = await sandboxJson(sb, "/__sandbox/summary");
   assert.equal(sum.track.events, 2997, "no duplicate events");
   assert.ok(sum.track.duplicateEvents > 0, "the re-sent chunk reached the sandbox and was deduplicated there by event id");

@@ -31,6 +31,8 @@ for (const api of ["track", "pipelines"]) {
     assert.equal(s.api, api);
     assert.match(s.rejectedCsv, /^id,email,first_name,plan,score,line,code,reason\n/);
     assert.deepEqual(s.rejectedCsv.trim().split("\n").slice(1).map((l) => l.split(",")[5]), ["8", "101"]); // file lines
+    assert.deepEqual(s.rejectedByCode, { id_missing: 2 });
+    assert.equal(s.kind, "people");
     const sum = await sandboxJson(sb, "/__sandbox/summary");
     assert.equal(sum[api].people, 248);
     const people = await sandboxJson(sb, `/__sandbox/people?api=${api}`);

@@ -11,7 +11,7 @@
 
 import { Importer, version } from "../../dist/pkg/workerd.js";
 import { parseImportParams, RequestError } from "./params.js";
-import { shiftRejectedLines } from "./lines.js";
+import { rewriteRejected } from "./lines.js";
 import { openLedger, sha256Hex, hex } from "./ledger.js";
 
 export { ChunkLedger } from "./ledger.js";
@@ -212,7 +212,7 @@ async function handleImport(request, env, ctx, url) {
   const ledger = !dryRun && flags.source !== null && flags.chunk !== null ? openLedger(env, { destination, source: flags.source }) : null;
   const optionsKey = (await sha256Hex(JSON.stringify([options, flags.lineOffset, flags.recordOffset]))).slice(0, 16);
   const keyFor = (sha) => `v1:${destination}:${flags.source}:${flags.chunk}:${optionsKey}:${sha}`;
-  const base_ = { chunk: flags.chunk, source: flags.source, api: cfg.api, lineOffset: flags.lineOffset, recordOffset: flags.recordOffset };
+  const base_ = { api: cfg.api, kind: options.kind, chunk: flags.chunk, source: flags.source, lineOffset: flags.lineOffset, recordOffset: flags.recordOffset };
 
   let leaseKey = null;
   if (ledger && claimed) {
@@ -299,6 +299,7 @@ function tooLargeMessage(cfg, n) {
 
 async function runImport(request, cfg, options, flags, base_) {
   const state = {};
+  const startedAt = Date.now();
   let imp;
   try {
     imp = new Importer({
@@ -385,7 +386,11 @@ async function runImport(request, cfg, options, flags, base_) {
     };
     const digest = await state.digest;
     if (digest) answer.sha256 = digest;
-    return { answer, rejectedCsv: shiftRejectedLines(rejectedCsv, flags.lineOffset), digest };
+    const rewritten = rewriteRejected(rejectedCsv, flags.lineOffset);
+    answer.rejectedByCode = rewritten.byCode;
+    answer.durationMs = Date.now() - startedAt;
+    answer.rowsPerSec = summary.rows / Math.max(answer.durationMs / 1000, 0.001);
+    return { answer, rejectedCsv: rewritten.csv, digest };
   } catch (e) {
     if (e instanceof RequestError) throw e;
     // Constructor and option errors.

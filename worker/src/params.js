@@ -26,7 +26,10 @@ const MAPPING_STRINGS = {
 };
 const BOOLEANS = ["skip-campaign-window", "empty-as-null", "dry-run", "rejected"];
 const COUNTS = ["chunk", "line-offset", "record-offset", "resume-after-record"];
-const OTHER = ["kind", "date-order", "delimiter", "encoding", "source", "mapping", "api", "region"];
+const OTHER = ["kind", "date-order", "delimiter", "encoding", "source", "mapping", "api", "region", "column"];
+/** Parameters that may be given more than once (like the command line's repeatable flags). */
+const REPEATABLE = ["column"];
+const TYPES = ["auto", "string", "integer", "float", "boolean", "date"];
 /** Names the importer page (www/lib/worker-mode.js) sends, accepted as aliases. */
 const ALIASES = { skipCampaignWindow: "skip-campaign-window", dryRun: "dry-run" };
 
@@ -54,6 +57,10 @@ export function parseImportParams(searchParams, config) {
     const name = ALIASES[rawName] ?? rawName;
     if (!KNOWN_PARAMS.includes(name)) {
       throw bad(`unknown query parameter ${JSON.stringify(rawName)}; known: ${KNOWN_PARAMS.join(", ")}`);
+    }
+    if (REPEATABLE.includes(name)) {
+      seen.set(name, [...(seen.get(name) ?? []), value]);
+      continue;
     }
     if (seen.has(name)) throw bad(`query parameter ${JSON.stringify(name)} is given twice`);
     seen.set(name, value);
@@ -87,6 +94,21 @@ export function parseImportParams(searchParams, config) {
     const v = seen.get(q);
     if (v.trim() === "") throw bad(`${q} must not be empty`);
     mapping[key] = v;
+  }
+  const ids = ["idColumn", "emailColumn", "cioIdColumn"].filter((k) => mapping[k] !== undefined);
+  if (ids.length > 1) throw bad("give one identifier column: id-column, email-column or cio-id-column");
+  if (mapping.eventColumn !== undefined && mapping.eventName !== undefined) throw bad("give event-column or event-name, not both");
+  for (const spec of seen.get("column") ?? []) {
+    const eq = spec.lastIndexOf("=");
+    if (eq <= 0) throw bad(`column: expected NAME=TYPE (or NAME=ignore), found ${JSON.stringify(spec)}`);
+    const name = spec.slice(0, eq);
+    const choice = spec.slice(eq + 1);
+    mapping.columns = mapping.columns ?? {};
+    const col = { ...(mapping.columns[name] ?? {}) };
+    if (choice === "ignore" || choice === "attribute") col.role = choice;
+    else if (TYPES.includes(choice)) col.type = choice;
+    else throw bad(`column ${name}: expected one of ${[...TYPES, "attribute", "ignore"].join(", ")}, found ${JSON.stringify(choice)}`);
+    mapping.columns[name] = col;
   }
   if (seen.has("empty-as-null")) mapping.emptyAsNull = parseBool("empty-as-null", seen.get("empty-as-null"));
   if (seen.has("date-order")) {
