@@ -245,6 +245,9 @@ function withoutHeader(csv) {
  *   onProgress(p)   after each chunk: the running totals, { chunks, chunksDone, bytesRead, ... }
  *   onChunk(answer) each chunk's answer from the Worker
  *   signal          AbortSignal
+ *   queue           true: the Worker stores and queues the chunks (queue mode: R2 + Queues, see worker/README.md)
+ *                   and its consumers import them; importVia uploads at full speed, then polls GET /jobs/<source>
+ *                   (every pollMs, default 2 s) and resolves to the job's totals
  *   fetch           a fetch function (default: the global one)
  * Resolves to the aggregated summary; throws ViaError { code, status?, summary } on a fatal error.
  */
@@ -281,7 +284,7 @@ export async function importVia(opts) {
   let source = opts.source ?? null;
 
   const totals = Object.fromEntries(SUM_KEYS.map((k) => [k, 0]));
-  const agg = { ...totals, checkpoint: resumeAfter, dryRun, chunks: 0, chunksDone: 0, replayedChunks: 0, chunkRetries: 0, busyWaits: 0, bytesRead: 0, issueCounts: {}, rejectedByCode: {}, issues: [] };
+  const agg = { ...totals, checkpoint: resumeAfter, dryRun, chunks: 0, chunksDone: 0, replayedChunks: 0, chunkRetries: 0, busyWaits: 0, chunksQueued: 0, bytesRead: 0, issueCounts: {}, rejectedByCode: {}, issues: [] };
   let rejectedCsv = null;
   const results = []; // by index: { records, recordOffset, answer }
   const started = Date.now();
@@ -335,7 +338,8 @@ export async function importVia(opts) {
     q.set("line-offset", String(chunk.lineOffset));
     q.set("record-offset", String(chunk.recordOffset));
     if (resumeAfter > chunk.recordOffset) q.set("resume-after-record", String(resumeAfter));
-    if (opts.rejected) q.set("rejected", "1");
+    if (opts.rejected && !opts.queue) q.set("rejected", "1");
+    if (opts.queue) q.set("queue", "1");
     const target = new URL(endpoint);
     target.search = q.toString();
     const sha = await sha256Hex(chunk.body);
@@ -362,6 +366,12 @@ export async function importVia(opts) {
           body = await res.json();
         } catch {
           body = null;
+        }
+        if (res.status === 202 && body?.queued) {
+          agg.chunksQueued++;
+          opts.onChunk?.(body);
+          progress();
+          return;
         }
         if (res.ok && body && !body.error) {
           add(chunk, body);
@@ -432,5 +442,49 @@ export async function importVia(opts) {
     failure.summary = finalSummary();
     throw failure;
   }
+  if (opts.queue && agg.chunksQueued + agg.chunksDone > 0) return await waitForJob();
   return finalSummary();
+
+  // Queue mode: the chunks are stored and queued; the Worker's consumers import them. Wait for the job.
+  async function waitForJob() {
+    const jobUrl = new URL(`/jobs/${encodeURIComponent(source)}`, endpoint);
+    const headers = { authorization: `Bearer ${token}` };
+    const pollMs = opts.pollMs ?? 2000;
+    const deadline = Date.now() + (opts.queueTimeoutMs ?? 24 * 3600_000);
+    for (;;) {
+      let job = null;
+      try {
+        const r = await fetchFn(jobUrl, { headers, signal });
+        if (r.status === 401) throw new ViaError("E_AUTH_TOKEN", "the Worker refused the token", { status: 401 });
+        if (r.ok) job = await r.json();
+      } catch (e) {
+        if (e instanceof ViaError) throw Object.assign(e, { summary: finalSummary() });
+        if (signal?.aborted) throw new ViaError("E_ABORTED", "the import was cancelled", { summary: finalSummary() });
+      }
+      if (job) {
+        const skipped = results.filter((r) => r?.answer?.skipped);
+        const out = { ...finalSummary(), job };
+        for (const k of SUM_KEYS) out[k] = Number(job[k] ?? 0) + skipped.reduce((a, r) => a + Number(r.answer[k] ?? 0), 0);
+        out.checkpoint = Math.max(resumeAfter, job.checkpoint ?? 0);
+        out.chunksDone = (job.states?.done ?? 0) + skipped.length;
+        out.replayedChunks = job.replayedChunks ?? 0;
+        out.rejectedByCode = job.rejectedByCode ?? {};
+        out.issueCounts = job.issueCounts ?? {};
+        opts.onProgress?.({ ...out, elapsedMs: Date.now() - started });
+        const settled = (job.states?.done ?? 0) + (job.states?.failed ?? 0);
+        if (job.finished && settled >= agg.chunksQueued + agg.chunksDone - skipped.length) {
+          if (opts.rejected) {
+            const r = await fetchFn(new URL(`${jobUrl.pathname}/rejected.csv`, endpoint), { headers, signal });
+            out.rejectedCsv = r.ok ? await r.text() : "";
+          }
+          if (job.states?.failed) {
+            throw new ViaError(job.errors?.[0]?.code ?? "E_CHUNK_FAILED", `${job.states.failed} chunk(s) failed: ${job.errors?.[0]?.message ?? ""}`, { summary: out });
+          }
+          return out;
+        }
+      }
+      if (Date.now() > deadline) throw new ViaError("E_TIMEOUT", "the queued chunks did not finish in time", { summary: finalSummary() });
+      await sleep(pollMs, signal);
+    }
+  }
 }

@@ -33,14 +33,22 @@ export function secretsFor(api, sandboxUrl, overrides = {}) {
 
 /**
  * Start the Worker. `bindings`: vars and secrets (undefined values are left out). `ledger`: "do" | "kv" | null.
- * `slots`: bind the ImportSlots Durable Object. Returns { url, mf, close }.
+ * `slots`: bind the ImportSlots Durable Object. `queue`: queue mode (R2 UPLOADS, Queue IMPORTS consumed by the
+ * Worker itself, Durable Object JOBS). Returns { url, mf, close }.
  */
-export async function startWorker({ bindings, ledger = "do", slots = true, script } = {}) {
+export async function startWorker({ bindings, ledger = "do", slots = true, queue = false, script } = {}) {
   const scriptPath = script ?? path.join(ROOT, "worker/src/index.js");
   const clean = Object.fromEntries(Object.entries(bindings ?? {}).filter(([, v]) => v !== undefined));
   const durableObjects = {};
   if (slots) durableObjects.SLOTS = { className: "ImportSlots", useSQLite: true };
   if (ledger === "do") durableObjects.LEDGER = { className: "ChunkLedger", useSQLite: true };
+  const queueOptions = {};
+  if (queue) {
+    durableObjects.JOBS = { className: "ImportJob", useSQLite: true };
+    queueOptions.r2Buckets = ["UPLOADS"];
+    queueOptions.queueProducers = { IMPORTS: { queueName: "cio-imports" } };
+    queueOptions.queueConsumers = { "cio-imports": { maxBatchSize: 1, maxBatchTimeout: 0.1, maxRetries: 10, retryDelay: 0 } };
+  }
   const mf = new Miniflare({
     modules: true,
     scriptPath,
@@ -53,6 +61,7 @@ export async function startWorker({ bindings, ledger = "do", slots = true, scrip
     bindings: clean,
     kvNamespaces: ledger === "kv" ? ["CHUNKS"] : [],
     durableObjects,
+    ...queueOptions,
     assets: {
       directory: assetsDir(),
       binding: "ASSETS",

@@ -30,7 +30,7 @@ test("query parameters mirror the command line's flags", () => {
     encoding: "windows-1252",
     resumeAfterRecord: 5,
   });
-  assert.deepEqual(flags, { rejected: true, chunk: 3, source: "up-1", lineOffset: 100, recordOffset: 90 });
+  assert.deepEqual(flags, { rejected: true, queue: false, chunk: 3, source: "up-1", lineOffset: 100, recordOffset: 90 });
   assert.ok(KNOWN_PARAMS.includes("event-id-column"));
 });
 

@@ -12,6 +12,7 @@
 import { version } from "../../dist/pkg/workerd.js";
 import { parseImportParams, RequestError } from "./params.js";
 import { openLedger } from "./ledger.js";
+import { enqueueChunk, consumeBatch, jobRoute } from "./queue.js";
 import {
   DEFAULT_CHUNK_BYTES,
   DEFAULT_MAX_CHUNK_BYTES,
@@ -29,6 +30,7 @@ import {
 
 export { ChunkLedger } from "./ledger.js";
 export { ImportSlots } from "./slots.js";
+export { ImportJob } from "./queue.js";
 
 // ---- POST /import ----
 
@@ -58,6 +60,11 @@ async function handleImport(request, env, ctx, url) {
   const ledger = !dryRun && flags.source !== null && flags.chunk !== null ? openLedger(env, { destination, source: flags.source }) : null;
   const keyFor = (sha) => ledgerKeyFor(destination, options, flags, sha);
   const base_ = { api: cfg.api, kind: options.kind, chunk: flags.chunk, source: flags.source, lineOffset: flags.lineOffset, recordOffset: flags.recordOffset };
+
+  if (flags.queue) {
+    const { queue, ...rest } = flags;
+    return enqueueChunk(request, env, { cfg, options, flags: rest, base_, claimed });
+  }
 
   let leaseKey = null;
   if (ledger && claimed) {
@@ -155,6 +162,10 @@ async function discardBody(request, limit = 256 * 1024) {
 // ---- routing ----
 
 export default {
+  async queue(batch, env) {
+    await consumeBatch(batch, env);
+  },
+
   async fetch(request, env, ctx) {
     const url = new URL(request.url);
     const cors = corsHeaders(request, env);
@@ -162,6 +173,14 @@ export default {
       if (url.pathname === "/import") {
         if (request.method === "OPTIONS") return new Response(null, { status: 204, headers: cors });
         const res = await handleImport(request, env, ctx, url);
+        for (const [k, v] of Object.entries(cors)) res.headers.set(k, v);
+        return res;
+      }
+      const jobPath = /^\/jobs\/([A-Za-z0-9._:-]{1,128})(?:\/(rejected\.csv))?$/.exec(url.pathname);
+      if (jobPath) {
+        if (request.method === "OPTIONS") return new Response(null, { status: 204, headers: cors });
+        await checkToken(request, env);
+        const res = await jobRoute(request, env, jobPath[1], jobPath[2]);
         for (const [k, v] of Object.entries(cors)) res.headers.set(k, v);
         return res;
       }
@@ -174,7 +193,8 @@ export default {
         try {
           ({ api, region, chunkBytes, maxChunkBytes, parallel } = readConfig(env, { needCredentials: false }));
         } catch {}
-        return json(200, { mode: "worker", endpoint: null, api, region, chunkBytes, maxChunkBytes, maxParallelChunks: parallel, version: version() }, cors);
+        const queue = Boolean(env.UPLOADS && env.IMPORTS && env.JOBS);
+        return json(200, { mode: "worker", endpoint: null, api, region, chunkBytes, maxChunkBytes, maxParallelChunks: parallel, queue, version: version() }, cors);
       }
       if (env.ASSETS) return env.ASSETS.fetch(request);
       return errorResponse(404, "E_NOT_FOUND", "not found");

@@ -27,6 +27,7 @@ export function openLedger(env, scope) {
     return {
       kind: "durable-object",
       begin: (key) => stub.begin(key, LEASE_MS),
+      peek: (key) => stub.peek(key),
       commit: (key, record) => stub.commit(key, record, ttlDays * DAY_MS),
       abort: (key) => stub.abort(key),
     };
@@ -44,6 +45,7 @@ export function openLedger(env, scope) {
         });
         return { state: "new" };
       },
+      peek: (key) => kv.get(key, "json"),
       async commit(key, record) {
         await kv.put(key, JSON.stringify({ state: "done", ...record }), { expirationTtl: ttlDays * 86_400 });
       },
@@ -64,6 +66,11 @@ export class ChunkLedger extends DurableObject {
     if (v?.state === "running" && v.until > now) return { state: "busy", retryAfterMs: v.until - now };
     await this.ctx.storage.put(key, { state: "running", until: now + leaseMs });
     return { state: "new" };
+  }
+
+  async peek(key) {
+    const v = await this.ctx.storage.get(key);
+    return v?.state === "done" && (!v.expires || v.expires > Date.now()) ? v : null;
   }
 
   async commit(key, record, ttlMs) {

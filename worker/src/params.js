@@ -24,7 +24,7 @@ const MAPPING_STRINGS = {
   "timestamp-column": "timestampColumn",
   "default-zone": "defaultZone",
 };
-const BOOLEANS = ["skip-campaign-window", "empty-as-null", "dry-run", "rejected"];
+const BOOLEANS = ["skip-campaign-window", "empty-as-null", "dry-run", "rejected", "queue"];
 const COUNTS = ["chunk", "line-offset", "record-offset", "resume-after-record"];
 const OTHER = ["kind", "date-order", "delimiter", "encoding", "source", "mapping", "api", "region", "column"];
 /** Parameters that may be given more than once (like the command line's repeatable flags). */
@@ -140,6 +140,7 @@ export function parseImportParams(searchParams, config) {
   }
   const flags = {
     rejected: seen.has("rejected") ? parseBool("rejected", seen.get("rejected")) : false,
+    queue: seen.has("queue") ? parseBool("queue", seen.get("queue")) : false,
     chunk: counts.chunk ?? null,
     source,
     lineOffset: counts["line-offset"] ?? 0,
