@@ -330,6 +330,8 @@ struct TypeSample {
     floats: usize,
     decimal_comma_floats: usize,
     bools: usize,
+    /// `true`/`false` (not only `yes`/`no`): a column of yes/no alone stays text.
+    true_false: usize,
     leading_zero: bool,
     dates: FormatDetector,
 }
@@ -374,15 +376,11 @@ pub(crate) fn parse_float(s: &str, decimal_comma: bool) -> Option<f64> {
     v.is_finite().then_some(v)
 }
 
-/// `true`/`false` in any case (and, when `lenient`, `yes`/`no`/`1`/`0`).
-pub(crate) fn parse_bool(s: &str, lenient: bool) -> Option<bool> {
-    if s.eq_ignore_ascii_case("true") {
+/// `true`/`false`/`yes`/`no` in any case (and, when `digits`, `1`/`0`).
+pub(crate) fn parse_bool(s: &str, digits: bool) -> Option<bool> {
+    if s.eq_ignore_ascii_case("true") || s.eq_ignore_ascii_case("yes") || (digits && s == "1") {
         Some(true)
-    } else if s.eq_ignore_ascii_case("false") {
-        Some(false)
-    } else if lenient && (s.eq_ignore_ascii_case("yes") || s == "1") {
-        Some(true)
-    } else if lenient && (s.eq_ignore_ascii_case("no") || s == "0") {
+    } else if s.eq_ignore_ascii_case("false") || s.eq_ignore_ascii_case("no") || (digits && s == "0") {
         Some(false)
     } else {
         None
@@ -408,6 +406,7 @@ impl TypeSample {
             self.decimal_comma_floats += 1;
         } else if parse_bool(cell, false).is_some() {
             self.bools += 1;
+            self.true_false += usize::from(cell.eq_ignore_ascii_case("true") || cell.eq_ignore_ascii_case("false"));
         }
         if self.non_empty <= 200 {
             self.dates.observe(cell);
@@ -425,7 +424,9 @@ impl TypeSample {
                     d.format,
                     TimestampFormat::UnixSeconds | TimestampFormat::UnixMillis | TimestampFormat::UnixMicros
                 );
-                if d.parse_ratio >= 0.95 && (!numeric || self.ints == n) {
+                // Most values are dates: the column is a date column, and a value that is not a date is an
+                // error to fix (a date attribute sent as text would break segments on it).
+                if d.parse_ratio >= 0.8 && (!numeric || self.ints == n) {
                     return (ValueType::Date, Some(d));
                 }
             }
@@ -435,11 +436,11 @@ impl TypeSample {
         }
         if self.ints == n {
             (ValueType::Integer, None)
-        } else if self.ints + self.floats == n && self.floats > 0 {
+        } else if (self.ints + self.floats == n && self.floats > 0)
+            || (decimal_comma && self.ints + self.decimal_comma_floats == n && self.decimal_comma_floats > 0)
+        {
             (ValueType::Float, None)
-        } else if decimal_comma && self.ints + self.decimal_comma_floats == n && self.decimal_comma_floats > 0 {
-            (ValueType::Float, None)
-        } else if self.bools == n {
+        } else if self.bools == n && self.true_false > 0 {
             (ValueType::Boolean, None)
         } else {
             (ValueType::String, None)
@@ -678,7 +679,8 @@ mod tests {
     #[test]
     fn auto_matches_identifiers_and_roles() {
         // (kind, headers, identifier index and kind, event name column, timestamp column)
-        let cases: &[(Kind, &[&str], (usize, IdKind), Option<usize>, Option<usize>)] = &[
+        type Case<'a> = (Kind, &'a [&'a str], (usize, IdKind), Option<usize>, Option<usize>);
+        let cases: &[Case] = &[
             (Kind::People, &["id", "email", "name"], (0, IdKind::Id), None, None),
             (Kind::People, &["E-mail", "first_name"], (0, IdKind::Email), None, None),
             (

@@ -30,7 +30,8 @@
 //!
 //! # Performance
 //!
-//! `YYYY-MM-DDTHH:MM:SS[.fff]Z` and integer unix seconds (up to 11 digits) take a hand-written fast path
+//! `YYYY-MM-DDTHH:MM:SS[.fff]Z` (also `t`/space, and without `Z` in a fixed-offset default zone) and unsigned
+//! integer unix numbers (up to 18 digits) take a hand-written fast path
 //! (fixed-position digit arithmetic and the days-from-civil algorithm, no allocation); other forms use a
 //! byte cursor, still without allocation on success. jiff is used only to resolve local times in IANA zones.
 
@@ -68,7 +69,8 @@ impl DefaultZone {
     /// Parse `UTC`, `Z`, a fixed offset like `+02:00` / `-0530`, or an IANA name like `Europe/Berlin`.
     ///
     /// Also accepted: `GMT`, `Etc/UTC`, `+2`, `UTC+2`, `GMT-05:30`. IANA names are matched case-insensitively
-    /// against the bundled time zone database.
+    /// against jiff's bundled time zone database, compiled in with the cargo feature `iana` (on by default;
+    /// about +275 KB of release wasm). Without it IANA names are an error.
     pub fn parse(s: &str) -> Result<Self, String> {
         let t = s.trim();
         let lower = t.to_ascii_lowercase();
@@ -97,6 +99,11 @@ impl DefaultZone {
                 "expected a time zone (utc, an offset like +02:00, or an iana name like europe/berlin), found \"\""
                     .to_string(),
             );
+        }
+        if !cfg!(feature = "iana") {
+            return Err(format!(
+                "time zone {t:?} needs iana time zone support (cargo feature \"iana\"): use utc or an offset like +02:00"
+            ));
         }
         match jiff::tz::db().get(t) {
             Ok(tz) => Ok(DefaultZone { zone: Zone::Iana(tz) }),
@@ -265,16 +272,16 @@ impl TimestampParser {
     /// Parse one cell (surrounding whitespace ignored) into unix milliseconds.
     #[inline]
     pub fn parse(&self, s: &str) -> Result<i64, TimestampError> {
-        let t = s.trim_ascii();
+        let t = s.trim();
         let b = t.as_bytes();
-        if let Some(ms) = fast_path(b) {
+        if let Some((ms, _)) = fast_path(b, &self.zone) {
             return Ok(ms);
         }
         parse_core(t, &self.zone, OrderMode::Fixed(self.order)).map(|p| p.millis)
     }
     /// Parse one cell and also tell which format family it was written in.
     pub fn parse_with_format(&self, s: &str) -> Result<(i64, TimestampFormat), TimestampError> {
-        parse_core(s.trim_ascii(), &self.zone, OrderMode::Fixed(self.order)).map(|p| (p.millis, p.format))
+        parse_core(s.trim(), &self.zone, OrderMode::Fixed(self.order)).map(|p| (p.millis, p.format))
     }
 }
 
@@ -374,47 +381,70 @@ fn d2(b: &[u8], i: usize) -> Option<u32> {
     Some(dig(b[i])? * 10 + dig(b[i + 1])?)
 }
 
-/// `YYYY-MM-DDTHH:MM:SSZ`, `YYYY-MM-DDTHH:MM:SS.fffZ` and unsigned integer unix seconds (≤ 11 digits).
-/// `None` means "not this exact shape or not valid": the general parser decides (and explains).
+/// The fast path: `YYYY-MM-DD[T ]HH:MM:SS[.fff][Z]` (without `Z` only when the default zone is a fixed
+/// offset) and unsigned integers of up to 18 digits (unit by digit count, same thresholds as the general
+/// parser). `None` means "not this exact shape or not valid": the general parser decides (and explains).
 #[inline]
-fn fast_path(b: &[u8]) -> Option<i64> {
+fn fast_path(b: &[u8], zone: &Zone) -> Option<(i64, TimestampFormat)> {
     let n = b.len();
-    if n == 20 || n == 24 {
-        if b[4] != b'-'
+    if n >= 19 {
+        if n > 24
+            || b[4] != b'-'
             || b[7] != b'-'
-            || (b[10] | 0x20) != b't'
+            || !matches!(b[10], b'T' | b't' | b' ')
             || b[13] != b':'
             || b[16] != b':'
-            || (b[n - 1] | 0x20) != b'z'
         {
             return None;
         }
+        let zoned = (b[n - 1] | 0x20) == b'z';
+        let body = n - usize::from(zoned);
+        let ms = match body {
+            19 => 0,
+            23 if b[19] == b'.' => dig(b[20])? * 100 + dig(b[21])? * 10 + dig(b[22])?,
+            _ => return None,
+        };
+        let off = match (zoned, zone) {
+            (true, _) => 0,
+            (false, Zone::Fixed(off)) => *off as i64,
+            (false, Zone::Iana(_)) => return None,
+        };
         let y = (d2(b, 0)? * 100 + d2(b, 2)?) as i64;
         let mo = d2(b, 5)?;
         let d = d2(b, 8)?;
         let h = d2(b, 11)?;
         let mi = d2(b, 14)?;
         let s = d2(b, 17)?;
-        let ms = if n == 24 {
-            if b[19] != b'.' {
-                return None;
-            }
-            dig(b[20])? * 100 + dig(b[21])? * 10 + dig(b[22])?
-        } else {
-            0
-        };
         if !(1..=12).contains(&mo) || d == 0 || d > days_in_month(y, mo) || h > 23 || mi > 59 || s > 59 {
             return None;
         }
-        let secs = days_from_civil(y, mo, d) * 86_400 + (h * 3600 + mi * 60 + s) as i64;
-        return Some(secs * 1000 + ms as i64);
+        let secs = days_from_civil(y, mo, d) * 86_400 + (h * 3600 + mi * 60 + s) as i64 - off;
+        let millis = secs * 1000 + ms as i64;
+        if !(MIN_MS..=MAX_MS).contains(&millis) {
+            return None;
+        }
+        let format = if zoned {
+            TimestampFormat::IsoZoned
+        } else {
+            TimestampFormat::IsoLocal
+        };
+        return Some((millis, format));
     }
-    if (1..=11).contains(&n) {
+    if (1..=18).contains(&n) {
         let mut v: i64 = 0;
         for &c in b {
             v = v * 10 + dig(c)? as i64;
         }
-        return Some(v * 1000);
+        // Leading zeros make the digit count lie about the magnitude: use the value.
+        return Some(if v < 100_000_000_000 {
+            (v * 1000, TimestampFormat::UnixSeconds)
+        } else if v < 100_000_000_000_000 {
+            (v, TimestampFormat::UnixMillis)
+        } else if v < 100_000_000_000_000_000 {
+            (v / 1000, TimestampFormat::UnixMicros)
+        } else {
+            (v / 1_000_000, TimestampFormat::UnixMicros)
+        });
     }
     None
 }
@@ -521,14 +551,9 @@ impl<'a> Cur<'a> {
 
 fn parse_core(s: &str, zone: &Zone, order: OrderMode) -> Result<Parsed, TimestampError> {
     let b = s.as_bytes();
-    if let Some(ms) = fast_path(b) {
-        let format = if b.len() <= 11 {
-            TimestampFormat::UnixSeconds
-        } else {
-            TimestampFormat::IsoZoned
-        };
+    if let Some((millis, format)) = fast_path(b, zone) {
         return Ok(Parsed {
-            millis: ms,
+            millis,
             format,
             dm: None,
         });
@@ -1244,7 +1269,15 @@ fn parse_text(s: &str, zone: &Zone) -> Result<Parsed, TimestampError> {
 // Detection
 // ---------------------------------------------------------------------------------------------------------
 
+/// 1971-01-01T00:00:00Z: plain numbers below this are not counted as timestamps by the detector.
+const PLAUSIBLE_UNIX_MIN_MS: i64 = 31_536_000_000;
+/// 2200-01-01T00:00:00Z: nor are numbers from here on.
+const PLAUSIBLE_UNIX_MAX_MS: i64 = 7_258_118_400_000;
+
 /// Learns a column's format and day/month order from sample values.
+///
+/// Plain numbers count as unix timestamps only when they land in 1971..2200 (so a column of small counts,
+/// ids or `YYYYMMDD` numbers is not taken for timestamps); other values count when they parse at all.
 #[derive(Debug, Clone, Default)]
 pub struct FormatDetector {
     /// Parsed values per family, indexed like [`FORMATS`].
@@ -1267,7 +1300,8 @@ pub struct DetectedFormat {
     pub date_order: Option<DateOrder>,
     /// True when no value decided the order (every day and month were ≤ 12); the choice is then month-first.
     pub ambiguous: bool,
-    /// Share of non-empty sampled values (0..=1) that parse as a timestamp at all.
+    /// Share of non-empty sampled values (0..=1) that parse as a timestamp at all (plain numbers: only those
+    /// landing in 1971..2200, see [`FormatDetector`]).
     pub parse_ratio: f64,
 }
 
@@ -1278,7 +1312,7 @@ impl FormatDetector {
     }
     /// Look at one sample value (empty values are ignored).
     pub fn observe(&mut self, s: &str) {
-        let t = s.trim_ascii();
+        let t = s.trim();
         if t.is_empty() {
             return;
         }
@@ -1286,6 +1320,14 @@ impl FormatDetector {
         let Ok(p) = parse_core(t, &Zone::Fixed(0), OrderMode::Infer) else {
             return;
         };
+        let unix = matches!(
+            p.format,
+            TimestampFormat::UnixSeconds | TimestampFormat::UnixMillis | TimestampFormat::UnixMicros
+        );
+        if unix && !(PLAUSIBLE_UNIX_MIN_MS..PLAUSIBLE_UNIX_MAX_MS).contains(&p.millis) {
+            // Small counts, ids or compact `YYYYMMDD` dates are numbers, not evidence of a timestamp column.
+            return;
+        }
         self.parsed += 1;
         let idx = FORMATS.iter().position(|f| *f == p.format).unwrap_or(7);
         self.counts[idx] += 1;
@@ -1431,6 +1473,7 @@ mod tests {
             // unix numbers
             ("1359389415", T),
             ("  1359389415 \t", T),
+            ("\u{a0}1359389415\u{a0}", T),
             ("+1359389415", T),
             ("1359389415.5", T + 500),
             ("1359389415.123456", T + 123),
@@ -1468,6 +1511,7 @@ mod tests {
             ("2013-01-28 16:10:15 GMT+0100", T - 3_600_000),
             ("2013-01-28T11:10:15 EST", T),
             ("2013-01-28T17:10:15+01:00[Europe/Paris]", T),
+            #[cfg(feature = "iana")]
             ("2013-01-28T17:10:15[Europe/Berlin]", T),
             ("2013-01-28T16:10Z", T - 15_000),
             ("2013-01-28T16:10:60Z", T - 15_000 + 59_000),
@@ -1560,12 +1604,18 @@ mod tests {
         assert_eq!(DefaultZone::parse("+02:00").unwrap().name(), "+02:00");
         assert_eq!(DefaultZone::parse("-0530").unwrap().name(), "-05:30");
         assert!(DefaultZone::parse("utc").unwrap().is_utc());
+        #[cfg(feature = "iana")]
         assert_eq!(DefaultZone::parse("europe/berlin").unwrap().name(), "Europe/Berlin");
+        #[cfg(not(feature = "iana"))]
+        assert!(DefaultZone::parse("Europe/Berlin")
+            .unwrap_err()
+            .contains("cargo feature"));
     }
 
     #[test]
     fn default_zone_errors() {
         for (zone, frag) in [
+            #[cfg(feature = "iana")]
             ("Mars/Olympus", "unknown time zone \"Mars/Olympus\""),
             ("+25:00", "invalid offset"),
             ("+02:75", "invalid offset"),
@@ -1576,6 +1626,7 @@ mod tests {
         }
     }
 
+    #[cfg(feature = "iana")]
     #[test]
     fn dst_new_york() {
         let p = parser("America/New_York", None);
@@ -1601,6 +1652,7 @@ mod tests {
         }
     }
 
+    #[cfg(feature = "iana")]
     #[test]
     fn dst_berlin() {
         let p = parser("Europe/Berlin", Some(DateOrder::DayFirst));
@@ -1783,6 +1835,8 @@ mod tests {
                 0.5,
             ),
             (&["yesterday"], Mixed, None, false, 0.0),
+            (&["1", "25", "20240115", "1359389415"], UnixSeconds, None, false, 0.25),
+            (&["-1359389415", "99999999999"], Mixed, None, false, 0.0),
             (&["2013-01-28", "01/28/2013"], Mixed, Some(MonthFirst), false, 1.0),
         ];
         for (values, format, order, ambiguous, ratio) in cases {
@@ -1836,5 +1890,54 @@ mod tests {
             let (y, m, d) = civil_from_days(days);
             assert_eq!(days_from_civil(y, m, d), days);
         }
+    }
+
+    #[test]
+    fn fast_path_agrees_with_general_parser() {
+        let zones = [Zone::Fixed(0), Zone::Fixed(7200), Zone::Fixed(-19_800)];
+        let mut ms = MIN_MS;
+        let mut buf = Vec::new();
+        while ms < MAX_MS {
+            buf.clear();
+            write_iso8601(ms, &mut buf);
+            let z = std::str::from_utf8(&buf).unwrap().to_string();
+            let variants = [
+                z.clone(),
+                z.replace('T', " "),
+                z.replace('Z', ""),
+                z.replace('T', "t").replace('Z', "z"),
+            ];
+            for zone in &zones {
+                for v in &variants {
+                    let fast = fast_path(v.as_bytes(), zone).map(|r| r.0);
+                    let slow = parse_iso(v, zone).map(|p| p.millis).ok();
+                    assert_eq!(fast, slow, "{v:?} in {zone:?}");
+                }
+            }
+            ms += 9_876_543_211;
+        }
+        for v in [
+            "1359389415",
+            "000000001359389415",
+            "1359389415123",
+            "1359389415123456",
+            "135938941512345678",
+            "0",
+        ] {
+            let fast = fast_path(v.as_bytes(), &Zone::Fixed(0)).map(|r| r.0);
+            let slow = parse_number(v).unwrap().map(|p| p.millis).ok();
+            assert_eq!(fast, slow, "{v:?}");
+        }
+        // out of range near the edges falls back to the general parser, which explains
+        let p = TimestampParser::new(TimestampOptions {
+            default_zone: DefaultZone::parse("-01:00").unwrap(),
+            date_order: None,
+        });
+        assert!(p
+            .parse("9999-12-31 23:30:00")
+            .unwrap_err()
+            .message
+            .contains("out of range"));
+        assert_eq!(p.parse("2013-01-28 15:10:15.123"), Ok(T + 123));
     }
 }

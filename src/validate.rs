@@ -303,16 +303,23 @@ impl Validator {
                     ),
                 ));
             }
-            if m.kind == Kind::People && cell.len() > self.limits.attribute_value_bytes {
-                issues.push(col_issue(
-                    IssueCode::AttributeValueTooLong,
-                    col.index,
-                    format!(
-                        "expected a value of at most {} bytes, found {} bytes",
-                        self.limits.attribute_value_bytes,
-                        cell.len()
-                    ),
-                ));
+            // Measured as sent: a text value with its quotes and escapes (the strict reading of the limit).
+            if m.kind == Kind::People && cell.len() + 2 > self.limits.attribute_value_bytes {
+                let size = if col.ty == ValueType::String {
+                    json_string_len(cell)
+                } else {
+                    cell.len()
+                };
+                if size > self.limits.attribute_value_bytes {
+                    issues.push(col_issue(
+                        IssueCode::AttributeValueTooLong,
+                        col.index,
+                        format!(
+                            "expected a value of at most {} bytes (as json), found {size} bytes",
+                            self.limits.attribute_value_bytes
+                        ),
+                    ));
+                }
             }
             let v = match col.ty {
                 ValueType::String => Some(Value::Str),
@@ -321,9 +328,10 @@ impl Validator {
                     .or_else(|| parse_float(cell, false))
                     .map(Value::Float),
                 ValueType::Boolean => parse_bool(cell, col.forced_type).map(Value::Bool),
+                // (A date column's values that are not dates are errors above, whether inferred or forced.)
                 ValueType::Date => match self.date_parsers[col.index].as_ref().map(|p| p.parse(cell)) {
                     Some(Ok(ms)) => Some(Value::Date(ms.div_euclid(1000))),
-                    Some(Err(e)) if col.forced_type => {
+                    Some(Err(e)) => {
                         issues.push(col_issue(IssueCode::ValueType, col.index, e.message));
                         continue;
                     }
@@ -399,6 +407,18 @@ impl Validator {
     }
 }
 
+/// The size of `s` as a JSON string: quotes, and the escapes serde_json writes.
+pub fn json_string_len(s: &str) -> usize {
+    2 + s
+        .bytes()
+        .map(|b| match b {
+            b'"' | b'\\' | b'\n' | b'\r' | b'\t' | 0x08 | 0x0c => 2,
+            0..=0x1f => 6,
+            _ => 1,
+        })
+        .sum::<usize>()
+}
+
 fn article(k: IdKind) -> &'static str {
     match k {
         IdKind::Id => "an id",
@@ -464,6 +484,22 @@ mod tests {
         ];
         for (s, ok) in cases {
             assert_eq!(plausible_email(s), ok, "{s}");
+        }
+    }
+
+    #[test]
+    fn json_string_len_matches_serde_json() {
+        for s in [
+            "",
+            "abc",
+            "a\"b",
+            "back\\slash",
+            "line\nbreak",
+            "\u{1}",
+            "é€",
+            "\t\r\u{8}\u{c}",
+        ] {
+            assert_eq!(json_string_len(s), serde_json::to_string(s).unwrap().len(), "{s:?}");
         }
     }
 

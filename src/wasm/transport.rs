@@ -362,7 +362,6 @@ pub(crate) async fn run(
                 }
             }
             Event::Chunk(Err(e)) => {
-                reading = false;
                 core.borrow_mut().cancel(&format!("reading the file failed: {e}"));
                 let _ = reader.cancel();
                 return Err(with_summary(

@@ -1,0 +1,411 @@
+//! The whole core, bytes to payloads, on small files: every validation rule, every timestamp format, both APIs.
+
+mod common;
+
+use cio_backfill::mapping::Kind;
+use cio_backfill::pipeline::ApiChoice::{self, Pipelines, Track};
+use cio_backfill::sender::Response;
+use common::*;
+use serde_json::json;
+
+fn events(csv: &str, api: ApiChoice) -> Outcome {
+    dry(opts(api, Kind::Events), csv)
+}
+
+fn people(csv: &str, api: ApiChoice) -> Outcome {
+    dry(opts(api, Kind::People), csv)
+}
+
+#[test]
+fn every_validation_rule_is_a_row_issue() {
+    let long = "x".repeat(151);
+    let long_name = "n".repeat(101);
+    let big_value = "v".repeat(999);
+    // (kind, csv, line, expected codes at that line)
+    let cases: Vec<(Kind, String, u64, Vec<&str>)> = vec![
+        (Kind::People, "id,plan\n,pro\n".into(), 2, vec!["id_missing"]),
+        (Kind::People, format!("id,plan\n{long},pro\n"), 2, vec!["id_too_long"]),
+        (
+            Kind::People,
+            "email,plan\nnot-an-email,pro\n".into(),
+            2,
+            vec!["email_invalid"],
+        ),
+        (
+            Kind::People,
+            format!("id,note\n1,{big_value}\n"),
+            2,
+            vec!["attribute_value_too_long"],
+        ),
+        (
+            Kind::People,
+            format!("id,{long}\n1,a\n"),
+            2,
+            vec!["attribute_name_too_long"],
+        ),
+        (Kind::People, "id,plan\n1,pro,extra\n".into(), 2, vec!["field_count"]),
+        (
+            Kind::Events,
+            "id,event,timestamp\n1,,2020-01-01T00:00:00Z\n".into(),
+            2,
+            vec!["event_name_missing"],
+        ),
+        (
+            Kind::Events,
+            format!("id,event,timestamp\n1,{long_name},2020-01-01T00:00:00Z\n"),
+            2,
+            vec!["event_name_too_long"],
+        ),
+        (
+            Kind::Events,
+            "id,event,timestamp\n1,a,soon\n".into(),
+            2,
+            vec!["timestamp_invalid"],
+        ),
+        (
+            Kind::Events,
+            "id,event,timestamp\n1,a,\n".into(),
+            2,
+            vec!["timestamp_invalid"],
+        ),
+        (
+            Kind::Events,
+            "id,event,timestamp\n1,a,2026-11-30T12:00:00Z\n".into(),
+            2,
+            vec!["campaign_window"],
+        ),
+        (
+            Kind::Events,
+            "id,event,timestamp\n1,a,2027-06-01T00:00:00Z\n".into(),
+            2,
+            vec!["timestamp_future"],
+        ),
+        (
+            Kind::Events,
+            "id,event,timestamp\n1,a,1969-07-20T20:17:00Z\n".into(),
+            2,
+            vec!["timestamp_before_1971"],
+        ),
+        (
+            Kind::Events,
+            "id,event,timestamp\n,,x\n".into(),
+            2,
+            vec!["id_missing", "event_name_missing", "timestamp_invalid"],
+        ),
+    ];
+    for (kind, csv, line, expected) in cases {
+        let out = dry(opts(Track, kind), &csv);
+        assert_eq!(out.error, None, "{csv}");
+        assert_eq!(codes_at(&out, line), expected, "{csv}");
+        assert!(out.summary.adds_up(), "{:?}", out.summary);
+        let errors = expected
+            .iter()
+            .any(|c| !["campaign_window", "timestamp_future", "timestamp_before_1971"].contains(c));
+        assert_eq!(out.summary.rejected, u64::from(errors), "{csv}");
+        assert_eq!(out.summary.warnings, u64::from(!errors), "{csv}");
+    }
+}
+
+#[test]
+fn over_300_attributes_and_oversize_items_and_event_data_are_rejected() {
+    let headers: Vec<String> = (0..301).map(|i| format!("a{i}")).collect();
+    let cells: Vec<String> = (0..301).map(|i| i.to_string()).collect();
+    let csv = format!("id,{}\n1,{}\n", headers.join(","), cells.join(","));
+    assert_eq!(codes_at(&people(&csv, Track), 2), vec!["too_many_attributes"]);
+
+    // 40 values of 900 bytes: each fine, the item over 32,000 bytes.
+    let headers: Vec<String> = (0..40).map(|i| format!("a{i}")).collect();
+    let cells: Vec<String> = (0..40).map(|_| "v".repeat(900)).collect();
+    let csv = format!("id,{}\n1,{}\n", headers.join(","), cells.join(","));
+    let out = people(&csv, Pipelines);
+    assert_eq!(codes_at(&out, 2), vec!["item_too_large"]);
+    assert!(out.rejected_csv.contains(",2,item_too_large,"), "{}", out.rejected_csv);
+
+    // Event data over 100,000 bytes (event properties have no per-value limit).
+    let csv = format!(
+        "id,event,timestamp,blob\n1,e,2020-01-01T00:00:00Z,{}\n",
+        "b".repeat(100_001)
+    );
+    assert_eq!(codes_at(&events(&csv, Track), 2), vec!["event_data_too_large"]);
+}
+
+#[test]
+fn track_v2_payloads() {
+    let out = events(
+        "user_id,event,occurred_at,price,qty,vip,address.city\n5,purchased,2013-01-28T16:10:15Z,23.45,2,true,Oslo\n",
+        Track,
+    );
+    let p = &out.payloads[0];
+    let id = p["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        p,
+        &json!({"type":"person","identifiers":{"id":"5"},"action":"event","name":"purchased","id":id,
+                "timestamp":1359389415,"attributes":{"price":23.45,"qty":2,"vip":true,"address":{"city":"Oslo"}}})
+    );
+    assert_eq!(id.len(), 26);
+    assert_eq!(cio_backfill::payload::ulid_time(id.as_bytes()), Some(1_359_389_415_000));
+
+    let out = people(
+        "email,plan,updated_at\nada@example.com,pro,2013-01-28 16:10:15\n",
+        Track,
+    );
+    assert_eq!(
+        out.payloads[0],
+        json!({"type":"person","identifiers":{"email":"ada@example.com"},"action":"identify","timestamp":1359389415,
+               "attributes":{"plan":"pro"}})
+    );
+}
+
+#[test]
+fn pipelines_payloads() {
+    let out = events("id,event,timestamp,price\n5,purchased,1359389415123,23.45\n", Pipelines);
+    let p = &out.payloads[0];
+    let mid = p["messageId"].as_str().unwrap().to_string();
+    assert_eq!(
+        p,
+        &json!({"type":"track","userId":"5","event":"purchased","properties":{"price":23.45},
+                "timestamp":"2013-01-28T16:10:15.123Z","messageId":mid})
+    );
+    let out = people("email,plan\nada@example.com,pro\n", Pipelines);
+    let mid = out.payloads[0]["messageId"].as_str().unwrap().to_string();
+    assert_eq!(
+        out.payloads[0],
+        json!({"type":"identify","userId":"ada@example.com","traits":{"email":"ada@example.com","plan":"pro"},"messageId":mid})
+    );
+}
+
+#[test]
+fn timestamp_formats_end_up_as_the_same_instant() {
+    // 2013-01-28T16:10:15Z written every way an export writes it.
+    let cells = [
+        "1359389415",
+        "1359389415000",
+        "1359389415000000",
+        "2013-01-28T16:10:15Z",
+        "2013-01-28T17:10:15+01:00",
+        "2013-01-28 16:10:15",
+        "\"Mon, 28 Jan 2013 16:10:15 +0000\"",
+        "28/01/2013 16:10:15",
+    ];
+    for cell in cells {
+        let csv = format!("id,event,timestamp\n1,e,{cell}\n1,e,{cell}\n");
+        for api in [Track, Pipelines] {
+            let out = events(&csv, api);
+            assert_eq!(out.summary.valid, 2, "{cell}: {:?}", out.issues);
+            let ts = &out.payloads[0]["timestamp"];
+            match api {
+                Track => assert_eq!(ts, &json!(1359389415), "{cell}"),
+                Pipelines => assert_eq!(ts, &json!("2013-01-28T16:10:15Z"), "{cell}"),
+            }
+        }
+    }
+}
+
+#[test]
+fn day_month_order_is_inferred_per_column_and_ambiguity_is_reported() {
+    let out = events("id,event,timestamp\n1,e,03/04/2020\n1,e,25/04/2020\n", Track);
+    assert_eq!(out.payloads[0]["timestamp"], json!(1_585_872_000)); // 3 april 2020
+    let out = events("id,event,timestamp\n1,e,03/04/2020\n1,e,04/25/2020\n", Track);
+    assert_eq!(out.payloads[0]["timestamp"], json!(1_583_280_000)); // 4 march 2020
+    let out = events("id,event,timestamp\n1,e,03/04/2020\n", Track);
+    assert!(
+        out.issues.iter().any(|i| i.code.as_str() == "date_order_ambiguous"),
+        "{:?}",
+        out.issues
+    );
+    let mut o = opts(Track, Kind::Events);
+    o.mapping.date_order = Some(cio_backfill::timestamp::DateOrder::DayFirst);
+    let out = dry(o, "id,event,timestamp\n1,e,03/04/2020\n");
+    assert_eq!(out.payloads[0]["timestamp"], json!(1_585_872_000));
+    assert!(!out.issues.iter().any(|i| i.code.as_str() == "date_order_ambiguous"));
+}
+
+#[test]
+fn default_zone_applies_to_zoneless_times() {
+    let mut o = opts(Track, Kind::Events);
+    o.mapping.default_zone = Some("America/New_York".into());
+    let out = dry(
+        o,
+        "id,event,timestamp\n1,e,2013-01-28 11:10:15\n1,e,2013-07-01 12:00:00\n1,e,2013-01-28T16:10:15Z\n",
+    );
+    let ts: Vec<_> = out.payloads.iter().map(|p| p["timestamp"].as_i64().unwrap()).collect();
+    assert_eq!(ts, vec![1359389415, 1372694400, 1359389415]);
+}
+
+#[test]
+fn messy_files_read_like_clean_ones() {
+    let clean = "id,name,score\n1,Zoë,\"2.5\"\n2,\"Smith, J\",3\n";
+    let expected = people(clean, Track).payloads;
+    assert_eq!(expected.len(), 2);
+    let mut bom = b"\xEF\xBB\xBF".to_vec();
+    bom.extend_from_slice(clean.as_bytes());
+    let semicolon = "id;name;score\r\n1;Zoë;2,5\r\n\r\n2;Smith, J;3\r\n";
+    let mut utf16 = vec![0xFF, 0xFE];
+    for u in clean.encode_utf16() {
+        utf16.extend_from_slice(&u.to_le_bytes());
+    }
+    let (cp1252, _, _) = encoding_rs::WINDOWS_1252.encode(clean);
+    let cr = clean.replace('\n', "\r");
+    for (what, bytes) in [
+        ("bom", bom),
+        (
+            "semicolon + decimal comma + crlf + blank line",
+            semicolon.as_bytes().to_vec(),
+        ),
+        ("utf-16le", utf16),
+        ("windows-1252", cp1252.into_owned()),
+        ("cr", cr.into_bytes()),
+    ] {
+        let mut o = opts(Track, Kind::People);
+        o.dry_run = true;
+        let out = run_with(o, &bytes, 7, None);
+        assert_eq!(out.payloads, expected, "{what}");
+    }
+}
+
+#[test]
+fn quoted_newlines_keep_line_numbers_right() {
+    let csv = "id,note\n1,\"two\nlines\"\n,missing id\n3,\"a \"\"quote\"\"\"\n";
+    let out = people(csv, Track);
+    assert_eq!(codes_at(&out, 4), vec!["id_missing"]);
+    assert_eq!(out.payloads[0]["attributes"]["note"], json!("two\nlines"));
+    assert_eq!(out.payloads[1]["attributes"]["note"], json!("a \"quote\""));
+    assert!(
+        out.rejected_csv.contains(",missing id,4,id_missing,"),
+        "{}",
+        out.rejected_csv
+    );
+}
+
+#[test]
+fn file_level_errors_have_codes() {
+    let cases: &[(&[u8], &str)] = &[
+        (b"", "E_CSV: the file is empty"),
+        (b"\n\n", "E_CSV: the file is empty"),
+        (
+            b"PK\x03\x04\x14\x00\x06\x00",
+            "E_CSV: expected a csv text file, found binary data",
+        ),
+        (b"first,last\nada,lovelace\n", "E_MAPPING: no identifier column"),
+    ];
+    for (bytes, expected) in cases {
+        let mut o = opts(Track, Kind::People);
+        o.dry_run = true;
+        let out = run_with(o, bytes, 3, None);
+        assert!(
+            out.error.as_deref().unwrap_or("").starts_with(expected),
+            "{:?} gave {:?}",
+            bytes,
+            out.error
+        );
+    }
+}
+
+#[test]
+fn skip_campaign_window_rejects_recent_events() {
+    let csv = "id,event,timestamp\n1,e,2026-11-30T12:00:00Z\n1,e,2020-01-01T00:00:00Z\n";
+    let mut o = opts(Track, Kind::Events);
+    o.skip_campaign_window = true;
+    let out = dry(o, csv);
+    assert_eq!(codes_at(&out, 2), vec!["skipped"]);
+    assert_eq!((out.summary.valid, out.summary.rejected), (1, 1));
+    let out = events(csv, Track);
+    assert_eq!(out.summary.campaign_window, 1);
+}
+
+#[test]
+fn ids_are_deterministic_and_content_addressed() {
+    let csv = "id,event,timestamp,p\n1,e,2020-01-01T00:00:00Z,a\n1,e,2020-01-01T00:00:00Z,b\n";
+    let a = events(csv, Track);
+    let b = events(csv, Track);
+    assert_eq!(a.payloads, b.payloads);
+    assert_ne!(a.payloads[0]["id"], a.payloads[1]["id"]);
+    // The same event in another file (other rows around it) keeps its id.
+    let c = events(
+        "id,event,timestamp,p\n9,x,2021-01-01T00:00:00Z,z\n1,e,2020-01-01T00:00:00Z,b\n",
+        Track,
+    );
+    assert_eq!(c.payloads[1]["id"], a.payloads[1]["id"]);
+    // A source event id decides alone, and a ULID is used as it is.
+    let d = events(
+        "id,event,timestamp,event_id\n1,e,2020-01-01T00:00:00Z,01arz3ndektsv4rrffq69g5fav\n",
+        Track,
+    );
+    assert_eq!(d.payloads[0]["id"], json!("01ARZ3NDEKTSV4RRFFQ69G5FAV"));
+}
+
+#[test]
+fn resume_skips_settled_records() {
+    let csv = "id,plan\n1,a\n2,b\n3,c\n";
+    let mut o = opts(Track, Kind::People);
+    o.resume_after_record = 2;
+    let out = dry(o, csv);
+    assert_eq!(out.payloads.len(), 1);
+    assert_eq!(out.payloads[0]["identifiers"]["id"], json!("3"));
+    assert_eq!(out.summary.skipped_resume, 2);
+    assert!(out.summary.adds_up());
+}
+
+#[test]
+fn api_rejections_and_auth_errors_are_accounted() {
+    // A fake Track API: entries whose id starts with "bad" are refused in a 207.
+    let mut api = |body: &[u8]| {
+        let v: serde_json::Value = serde_json::from_slice(body).unwrap();
+        let errors: Vec<_> = v["batch"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| e["identifiers"]["id"].as_str().unwrap().starts_with("bad"))
+            .map(|(i, _)| json!({"batch_index": i, "reason": "invalid", "field": "identifiers.id", "message": "nope"}))
+            .collect();
+        if errors.is_empty() {
+            Response {
+                status: 200,
+                retry_after: None,
+                body: b"{}".to_vec(),
+            }
+        } else {
+            Response {
+                status: 207,
+                retry_after: None,
+                body: serde_json::to_vec(&json!({ "errors": errors })).unwrap(),
+            }
+        }
+    };
+    let csv = "id,plan\n1,a\nbad1,b\n3,c\nbad2,d\n,e\n";
+    let out = run_with(opts(Track, Kind::People), csv.as_bytes(), 5, Some(&mut api));
+    let s = out.summary;
+    assert_eq!(
+        (s.rows, s.sent, s.api_rejected, s.rejected, s.pending),
+        (5, 2, 2, 1, 0),
+        "{s:?}"
+    );
+    assert!(s.adds_up());
+    let lines: Vec<&str> = out.rejected_csv.lines().skip(1).collect();
+    assert_eq!(lines.len(), 3, "{}", out.rejected_csv);
+    assert!(
+        lines.iter().any(|l| l.starts_with("bad1,b,3,api_rejected,")),
+        "{lines:?}"
+    );
+    assert!(
+        lines.iter().any(|l| l.starts_with("bad2,d,5,api_rejected,")),
+        "{lines:?}"
+    );
+    assert!(lines.iter().any(|l| l.starts_with(",e,6,id_missing,")), "{lines:?}");
+
+    let mut refuse = |_: &[u8]| Response {
+        status: 401,
+        retry_after: None,
+        body: br#"{"meta":{"error":"unauthorized"}}"#.to_vec(),
+    };
+    let mut o = opts(Track, Kind::People);
+    o.batch_bytes = Some(1_000);
+    let big: String = (0..200).map(|i| format!("{i},plan{i}\n")).collect();
+    let out = run_with(o, format!("id,plan\n{big}").as_bytes(), 64, Some(&mut refuse));
+    // The requests already in flight (the concurrency window, 4) were started before the first 401 came back;
+    // nothing is started after it.
+    assert_eq!(out.bodies.len(), 4, "nothing more is sent after a 401");
+    assert_eq!((out.summary.failed, out.summary.sent), (200, 0));
+    assert!(out.summary.adds_up());
+}
