@@ -176,6 +176,7 @@ fn main() {
     let style = common::arg("--style").unwrap_or_else(|| "struct".into());
     let structs = style != "json";
     let started = Instant::now();
+    let cpu_started = common::cpu_secs();
     let bytes = std::fs::metadata(&file).expect("stat").len();
     let mut rdr = csv::ReaderBuilder::new()
         .buffer_capacity(64 * 1024)
@@ -318,6 +319,7 @@ fn main() {
         body_bytes: packer.body_bytes,
         largest_body: packer.largest,
         started,
+        cpu_started,
     }
     .print();
 }

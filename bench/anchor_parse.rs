@@ -9,6 +9,7 @@ use std::time::Instant;
 fn main() {
     let file = common::file_arg();
     let started = Instant::now();
+    let cpu_started = common::cpu_secs();
     let bytes = std::fs::metadata(&file).expect("stat").len();
     let mut rdr = csv::ReaderBuilder::new()
         .buffer_capacity(64 * 1024)
@@ -36,6 +37,7 @@ fn main() {
         body_bytes: 0,
         largest_body: 0,
         started,
+        cpu_started,
     }
     .print();
 }

@@ -16,6 +16,15 @@ pub fn peak_rss_kib() -> u64 {
         .unwrap_or(0)
 }
 
+/// CPU time this process has run so far, in seconds (`/proc/self/schedstat`, ns on a CPU), 0 if unknown.
+/// Less sensitive than wall time to other work on a shared machine (it still feels shared caches).
+pub fn cpu_secs() -> f64 {
+    std::fs::read_to_string("/proc/self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().and_then(|v| v.parse::<f64>().ok()))
+        .map_or(0.0, |ns| ns / 1e9)
+}
+
 /// `--name value` from the command line.
 pub fn arg(name: &str) -> Option<String> {
     let args: Vec<String> = std::env::args().collect();
@@ -50,15 +59,18 @@ pub struct Report {
     pub body_bytes: u64,
     pub largest_body: u64,
     pub started: Instant,
+    /// [`cpu_secs`] when the work started.
+    pub cpu_started: f64,
 }
 
 impl Report {
     pub fn print(&self) {
         let secs = self.started.elapsed().as_secs_f64();
+        let cpu = cpu_secs() - self.cpu_started;
         println!(
             "{{\"tool\":\"{}\",\"file\":\"{}\",\"kind\":\"{}\",\"api\":\"{}\",\"bytes\":{},\"rows\":{},\"valid\":{},\
              \"rejected\":{},\"batches\":{},\"bodyBytes\":{},\"largestBody\":{},\"secs\":{:.4},\"mbPerSec\":{:.2},\
-             \"rowsPerSec\":{:.0},\"peakRssKib\":{}}}",
+             \"rowsPerSec\":{:.0},\"cpuSecs\":{:.4},\"mbPerCpuSec\":{:.2},\"peakRssKib\":{}}}",
             self.tool,
             self.file,
             self.kind,
@@ -73,6 +85,8 @@ impl Report {
             secs,
             self.bytes as f64 / 1e6 / secs,
             self.rows as f64 / secs,
+            cpu,
+            self.bytes as f64 / 1e6 / cpu,
             peak_rss_kib()
         );
     }

@@ -21,6 +21,7 @@ fn main() {
     // A fixed clock: 2025-06-01, after every generated timestamp (no campaign-window or future warnings).
     let now = 1_748_736_000_000.0;
     let started = Instant::now();
+    let cpu_started = common::cpu_secs();
     let mut opts = ImportOptions::new(api, kind, now);
     opts.dry_run = true;
     let mut imp = Importer::new(opts).expect("options");
@@ -58,6 +59,7 @@ fn main() {
         body_bytes: s.body_bytes,
         largest_body: 0,
         started,
+        cpu_started,
     }
     .print();
 }

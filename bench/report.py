@@ -76,7 +76,10 @@ w(f"| commit | {sh('git rev-parse --short HEAD')}{' (+ uncommitted changes)' if 
 w("")
 w("MB = 1,000,000 bytes of CSV input. rows/s counts data rows read (valid and rejected). Times are wall time of")
 w("the whole process work: open, read the file in 64 KiB chunks (from the page cache), parse, validate, build,")
-w("pack. Peak RSS is the process's `VmHWM`. Each tool ran "
+w("pack. \"MB/s of CPU time\" divides by the CPU time the process got (`/proc/self/schedstat`) instead of wall")
+w("time: it is far less sensitive to other work on the machine (when the load average is above 2, trust it more")
+w("than the wall-time column; it still feels shared caches). "
+  "Peak RSS is the process's `VmHWM`. Each tool ran "
   f"{max(r['run'] for r in rows if r['group'] == 'main')} times, interleaved with the others; the table shows the "
   "median (and the range of MB/s). `load` is the 1-minute load average when each run started (2 cores).")
 w("")
@@ -90,9 +93,10 @@ for kind in ["events", "people"]:
     f = rs[0]["file"]
     w(f"## {kind}: `{f}` ({rs[0]['bytes'] / 1e6:.1f} MB, {rs[0]['rows']:,} rows)")
     w("")
-    w("| tool | MB/s (median) | MB/s range | rows/s | peak RSS | batches | bytes packed | rows rejected | load |")
-    w("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    w("| tool | MB/s (median) | MB/s range | MB/s of CPU time | rows/s | peak RSS | batches | bytes packed | rows rejected | load |")
+    w("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     meds = {}
+    cpu_meds = {}
     for key in ORDER:
         g = [r for r in rs if (r["tool"], r["api"]) == key]
         if not g:
@@ -104,7 +108,8 @@ for kind in ["events", "people"]:
         batches = f"{g[0]['batches']:,}" if g[0]["batches"] else "–"
         packed = f"{g[0]['bodyBytes'] / 1e6:.1f} MB" if g[0]["bodyBytes"] else "–"
         rej = f"{g[0]['rejected']:,}" if key[0] != "anchor-csv-parse" else "–"
-        w(f"| {LABEL[key]} | {m:.1f} | {lo:.1f}–{hi:.1f} | {med(g, 'rowsPerSec'):,.0f} | "
+        cpu_meds[key] = med(g, "mbPerCpuSec")
+        w(f"| {LABEL[key]} | {m:.1f} | {lo:.1f}–{hi:.1f} | {cpu_meds[key]:.1f} | {med(g, 'rowsPerSec'):,.0f} | "
           f"{med(g, 'peakRssKib') / 1024:.1f} MiB | {batches} | {packed} | {rej} | "
           f"{min(loads):.2f}–{max(loads):.2f} |")
     w("")
@@ -117,10 +122,10 @@ for kind in ["events", "people"]:
                           (("anchor-bare-serde-struct", "track"), "bare serde struct"),
                           (("anchor-bare-json-macro", "track"), "bare `json!`")]:
             if key in meds:
-                parts.append(f"{c / meds[key]:.2f}× {name}")
+                parts.append(f"{c / meds[key]:.2f}× {name} ({cpu_meds[('core', api)] / cpu_meds[key]:.2f}× on CPU time)")
         w(f"- core {api}: {c:.1f} MB/s = " + ", ".join(parts))
     if kind == "events" and ("core", "track") in meds:
-        events_core = meds[("core", "track")]
+        events_core = (meds[("core", "track")], cpu_meds[("core", "track")])
     w("")
 
 w("Notes on the anchors: they do no validation, no type inference, no ids, no row accounting. The bare programs")
@@ -131,8 +136,10 @@ w("count, and adds a deterministic ULID `id` per event (hence more bytes packed,
 w("")
 
 if events_core is not None:
-    ok = "met" if events_core >= 100 else "**not met**"
-    w(f"Goal: at least 100 MB/s for events (core, Track v2): {events_core:.1f} MB/s, {ok} in this run.")
+    wall, cpu_t = events_core
+    ok = "met" if wall >= 100 else "**not met**"
+    w(f"Goal: at least 100 MB/s for events (core, Track v2): {wall:.1f} MB/s wall time, {ok} in this run; "
+      f"{cpu_t:.1f} MB/s of CPU time (what one uncontended core would do, roughly).")
     w("")
 
 memr = [r for r in rows if r["group"] == "memory"]
