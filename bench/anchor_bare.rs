@@ -213,7 +213,9 @@ fn main() {
                 }
                 Entry {
                     ty: "person",
-                    identifiers: Ids { id: rec.get(0).unwrap_or("") },
+                    identifiers: Ids {
+                        id: rec.get(0).unwrap_or(""),
+                    },
                     action: "event",
                     name: Some(rec.get(1).unwrap_or("")),
                     timestamp: Some(ts),
@@ -242,7 +244,9 @@ fn main() {
                 }
                 Entry {
                     ty: "person",
-                    identifiers: Ids { id: rec.get(0).unwrap_or("") },
+                    identifiers: Ids {
+                        id: rec.get(0).unwrap_or(""),
+                    },
                     action: "identify",
                     name: None,
                     timestamp: None,
@@ -307,7 +311,11 @@ fn main() {
     }
     packer.flush();
     common::Report {
-        tool: if structs { "anchor-bare-serde-struct" } else { "anchor-bare-json-macro" },
+        tool: if structs {
+            "anchor-bare-serde-struct"
+        } else {
+            "anchor-bare-json-macro"
+        },
         file,
         kind,
         api: "track".into(),

@@ -28,7 +28,9 @@ pub fn cpu_secs() -> f64 {
 /// `--name value` from the command line.
 pub fn arg(name: &str) -> Option<String> {
     let args: Vec<String> = std::env::args().collect();
-    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1).cloned())
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1).cloned())
 }
 
 /// The first argument that is not a flag or a flag's value.

@@ -50,18 +50,88 @@ const CURRENCIES: &[&str] = &["USD", "EUR", "GBP", "JPY", "CAD", "AUD"];
 const COUPONS: &[&str] = &["WELCOME10", "SPRING24", "BLACKFRIDAY", "LOYAL5", "FREESHIP"];
 const CHANNELS: &[&str] = &["web", "ios", "android", "email", "partner"];
 const WORDS: &[&str] = &[
-    "customer", "asked", "about", "delivery", "the", "order", "was", "late", "great", "service", "refund",
-    "requested", "gift", "wrap", "please", "call", "back", "before", "noon", "size", "too", "small", "blue",
-    "colour", "prefers", "invoice", "by", "post", "happy", "again", "new", "address", "next", "week",
+    "customer",
+    "asked",
+    "about",
+    "delivery",
+    "the",
+    "order",
+    "was",
+    "late",
+    "great",
+    "service",
+    "refund",
+    "requested",
+    "gift",
+    "wrap",
+    "please",
+    "call",
+    "back",
+    "before",
+    "noon",
+    "size",
+    "too",
+    "small",
+    "blue",
+    "colour",
+    "prefers",
+    "invoice",
+    "by",
+    "post",
+    "happy",
+    "again",
+    "new",
+    "address",
+    "next",
+    "week",
 ];
 const FIRST: &[&str] = &[
-    "Ada", "Grace", "Alan", "Linus", "Margaret", "Edsger", "Barbara", "Dennis", "Frances", "Ken", "Radia",
-    "Donald", "Hedy", "John", "Katherine", "Niklaus", "Sophie", "Tim", "Joan", "Bjarne", "Zoë", "José",
+    "Ada",
+    "Grace",
+    "Alan",
+    "Linus",
+    "Margaret",
+    "Edsger",
+    "Barbara",
+    "Dennis",
+    "Frances",
+    "Ken",
+    "Radia",
+    "Donald",
+    "Hedy",
+    "John",
+    "Katherine",
+    "Niklaus",
+    "Sophie",
+    "Tim",
+    "Joan",
+    "Bjarne",
+    "Zoë",
+    "José",
 ];
 const LAST: &[&str] = &[
-    "Lovelace", "Hopper", "Turing", "Torvalds", "Hamilton", "Dijkstra", "Liskov", "Ritchie", "Allen",
-    "Thompson", "Perlman", "Knuth", "Lamarr", "McCarthy", "Johnson", "Wirth", "Wilson", "Berners-Lee",
-    "Clarke", "Stroustrup", "Müller", "O'Brien",
+    "Lovelace",
+    "Hopper",
+    "Turing",
+    "Torvalds",
+    "Hamilton",
+    "Dijkstra",
+    "Liskov",
+    "Ritchie",
+    "Allen",
+    "Thompson",
+    "Perlman",
+    "Knuth",
+    "Lamarr",
+    "McCarthy",
+    "Johnson",
+    "Wirth",
+    "Wilson",
+    "Berners-Lee",
+    "Clarke",
+    "Stroustrup",
+    "Müller",
+    "O'Brien",
 ];
 const CITIES: &[(&str, &str)] = &[
     ("London", "GB"),
@@ -102,7 +172,14 @@ fn civil(secs: i64) -> (i64, i64, i64, i64, i64, i64) {
     let mp = (5 * doy + 2) / 153;
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (if m <= 2 { y + 1 } else { y }, m, d, rem / 3600, rem % 3600 / 60, rem % 60)
+    (
+        if m <= 2 { y + 1 } else { y },
+        m,
+        d,
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+    )
 }
 
 // 2020-01-01T00:00:00Z .. 2024-12-31: old enough to stay out of the campaign window and the future.
@@ -161,13 +238,19 @@ fn event_row(rng: &mut Rng, n: u64, out: &mut Vec<u8>) {
     }
     out.push(b',');
     if bad == 4 {
-        out.extend_from_slice(b"purchased_via_the_partner_portal_after_a_long_description_pasted_into_the_event_name_field_by_mistake");
+        out.extend_from_slice(
+            b"purchased_via_the_partner_portal_after_a_long_description_pasted_into_the_event_name_field_by_mistake",
+        );
     } else if bad != 2 {
         out.extend_from_slice(rng.pick(EVENTS).as_bytes());
     }
     out.push(b',');
     if bad == 3 {
-        out.extend_from_slice(if rng.chance(5000) { b"yesterday" } else { b"2021-13-45T25:61:00Z" });
+        out.extend_from_slice(if rng.chance(5000) {
+            b"yesterday"
+        } else {
+            b"2021-13-45T25:61:00Z"
+        });
     } else {
         let (y, mo, d, h, mi, s) = civil(T0 + rng.below(SPAN) as i64);
         write!(out, "{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}Z").unwrap();
