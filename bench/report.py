@@ -166,4 +166,27 @@ if memr:
       "(flat = the largest peak within 25% + 1 MiB of the smallest).")
     w("")
 
+cg = [r for r in rows if r["group"] == "callgrind"]
+if cg:
+    w("## Instructions per input byte (callgrind, 10 MB files)")
+    w("")
+    w("Counted by valgrind, so independent of the load on the machine; lower is better. Wall time also depends")
+    w("on cache misses and branch prediction, which this does not weigh.")
+    w("")
+    w("| tool | events | people |")
+    w("|---|---:|---:|")
+    for key in ORDER:
+        cells = []
+        for kind in ["events", "people"]:
+            g = [r for r in cg if (r["tool"], r["api"]) == key and r["kind"] == kind]
+            cells.append(f"{g[0]['instructions'] / g[0]['bytes']:.1f}" if g else "–")
+        if any(c != "–" for c in cells):
+            w(f"| {LABEL[key]} | " + " | ".join(cells) + " |")
+    w("")
+
+notes = os.path.join(os.path.dirname(os.path.abspath(__file__)), "notes.md")
+if os.path.exists(notes):
+    w(open(notes).read().rstrip())
+    w("")
+
 open(dst, "w").write("\n".join(out) + "\n")

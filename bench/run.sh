@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # make bench: the native core against its anchors, and the memory check. Writes bench/RESULTS.md.
-# RUNS=3 (runs per tool, median reported), SIZES="10 100 300" (MB for the memory check), MAIN_MB=100.
+# RUNS=5 (runs per tool, median reported), SIZES="10 100 300" (MB for the memory check), MAIN_MB=100.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-RUNS=${RUNS:-3}
+RUNS=${RUNS:-5}
 MAIN_MB=${MAIN_MB:-100}
 SIZES=${SIZES:-"10 100 300"}
 OUT=bench/out
@@ -18,7 +18,7 @@ BIN=target/release/examples
 
 echo "== generating data (seeded; reused when present)"
 for kind in events people; do
-  for mb in $SIZES $MAIN_MB; do
+  for mb in $SIZES $MAIN_MB 10; do
     f="bench/data/$kind-${mb}mb.csv"
     # the generator is deterministic: same seed + size → same bytes; regenerate only if missing
     [ -s "$f" ] || "$BIN/bench_gen" --kind "$kind" --mb "$mb" --out "$f"
@@ -55,6 +55,24 @@ for kind in events people; do
     done
   done
 done
+
+# Instruction counts (valgrind's callgrind) on the 10 MB files: slow, but the one measure that other work on a
+# shared machine does not move. CALLGRIND=0 skips it.
+if [ "${CALLGRIND:-1}" = 1 ] && command -v valgrind > /dev/null; then
+  echo "== instructions (callgrind) on the 10 MB files"
+  ir() { # ir TOOL KIND API CMD...
+    local tool=$1 kind=$2 api=$3 n; shift 3
+    n=$(valgrind --tool=callgrind --callgrind-out-file=/dev/null "$@" 2>&1 >/dev/null | sed -n 's/.*I *refs: *//p' | tr -d ,)
+    echo "{\"tool\":\"$tool\",\"kind\":\"$kind\",\"api\":\"$api\",\"file\":\"$2\",\"bytes\":$(stat -c %s "$2"),\"instructions\":$n,\"group\":\"callgrind\"}" | tee -a "$JSONL"
+  }
+  for kind in events people; do
+    f="bench/data/$kind-10mb.csv"
+    ir anchor-csv-parse "$kind" "" "$BIN/bench_anchor_parse" "$f" --kind "$kind"
+    ir anchor-bare-serde-struct "$kind" track "$BIN/bench_anchor_bare" "$f" --kind "$kind" --style struct
+    ir core "$kind" track "$BIN/bench_core" "$f" --kind "$kind" --api track
+    ir core "$kind" pipelines "$BIN/bench_core" "$f" --kind "$kind" --api pipelines
+  done
+fi
 
 python3 bench/report.py "$JSONL" bench/RESULTS.md
 echo "== wrote bench/RESULTS.md"
