@@ -76,10 +76,10 @@ w(f"| commit | {sh('git rev-parse --short HEAD')}{' (+ uncommitted changes)' if 
 w("")
 w("MB = 1,000,000 bytes of CSV input. rows/s counts data rows read (valid and rejected). Times are wall time of")
 w("the whole process work: open, read the file in 64 KiB chunks (from the page cache), parse, validate, build,")
-w("pack. \"MB/s of CPU time\" divides by the CPU time the process got (`/proc/self/schedstat`) instead of wall")
-w("time: it is far less sensitive to other work on the machine (when the load average is above 2, trust it more")
-w("than the wall-time column; it still feels shared caches). "
-  "Peak RSS is the process's `VmHWM`. Each tool ran "
+w("pack. \"MB/s of CPU time\" divides by the CPU time the process got (`/proc/self/schedstat`) instead: it")
+w("leaves out time spent waiting for a core inside this machine, but not a core made slower by its neighbours")
+w("(shared caches, the hypervisor), so under load both columns drop; the instruction counts at the end do not")
+w("move with load. Peak RSS is the process's `VmHWM`. Each tool ran "
   f"{max(r['run'] for r in rows if r['group'] == 'main')} times, interleaved with the others; the table shows the "
   "median (and the range of MB/s). `load` is the 1-minute load average when each run started (2 cores).")
 w("")
