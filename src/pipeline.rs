@@ -776,8 +776,8 @@ impl Importer {
         s
     }
 
-    /// The run-stopping error from the API, if any (`E_AUTH`).
-    pub fn fatal(&self) -> Option<String> {
+    /// The run-stopping error from the API, if any: (`E_AUTH` or `E_NETWORK`, message).
+    pub fn fatal(&self) -> Option<(&'static str, String)> {
         self.sender.as_ref().and_then(|s| s.fatal()).map(|f| match f {
             crate::sender::Fatal::Auth { status, message } => {
                 let m = if message.is_empty() {
@@ -785,8 +785,9 @@ impl Importer {
                 } else {
                     format!(": {message}")
                 };
-                format!("the api refused the credentials ({status}){m}")
+                ("E_AUTH", format!("the api refused the credentials ({status}){m}"))
             }
+            crate::sender::Fatal::Unreachable { message } => ("E_NETWORK", format!("cannot reach the api: {message}")),
         })
     }
 

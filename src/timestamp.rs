@@ -272,7 +272,7 @@ impl TimestampParser {
     /// Parse one cell (surrounding whitespace ignored) into unix milliseconds.
     #[inline]
     pub fn parse(&self, s: &str) -> Result<i64, TimestampError> {
-        let t = s.trim();
+        let t = crate::mapping::trim(s);
         let b = t.as_bytes();
         if let Some((ms, _)) = fast_path(b, &self.zone) {
             return Ok(ms);

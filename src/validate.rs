@@ -3,7 +3,9 @@
 
 use crate::csv_input::Record;
 use crate::issue::{Issue, IssueCode, Severity};
-use crate::mapping::{parse_bool, parse_float, parse_int, EventNameSource, IdKind, Kind, Mapping, Role, ValueType};
+use crate::mapping::{
+    parse_bool, parse_float, parse_int, trim, EventNameSource, IdKind, Kind, Mapping, Role, ValueType,
+};
 use crate::timestamp::{DefaultZone, TimestampOptions, TimestampParser};
 
 /// Customer.io's limits (../shared/CUSTOMERIO.md §4); configurable, defaulting to the documented values.
@@ -194,7 +196,7 @@ impl Validator {
 
         // Identifier.
         let (id_col, id_kind) = m.identifier;
-        let id = rec.get(id_col).unwrap_or("").trim();
+        let id = trim(rec.get(id_col).unwrap_or(""));
         if id.is_empty() {
             issues.push(col_issue(
                 IssueCode::IdMissing,
@@ -225,7 +227,7 @@ impl Validator {
             match &m.event_name {
                 Some(EventNameSource::Fixed(name)) => row.event_name.push_str(name),
                 Some(EventNameSource::Column(c)) => {
-                    let name = rec.get(*c).unwrap_or("").trim();
+                    let name = trim(rec.get(*c).unwrap_or(""));
                     if name.is_empty() {
                         issues.push(col_issue(
                             IssueCode::EventNameMissing,
@@ -248,7 +250,7 @@ impl Validator {
                 None => {}
             }
             if let Some(c) = m.event_id {
-                let v = rec.get(c).unwrap_or("").trim();
+                let v = trim(rec.get(c).unwrap_or(""));
                 if !v.is_empty() {
                     row.event_id = Some(v.to_string());
                 }
@@ -257,7 +259,7 @@ impl Validator {
 
         // Timestamp.
         if let (Some(c), Some(parser)) = (m.timestamp, &self.ts_parser) {
-            let cell = rec.get(c).unwrap_or("").trim();
+            let cell = trim(rec.get(c).unwrap_or(""));
             if cell.is_empty() {
                 if m.kind == Kind::Events {
                     issues.push(col_issue(
@@ -284,7 +286,7 @@ impl Validator {
                 continue;
             }
             let raw = rec.get(col.index).unwrap_or("");
-            let cell = if col.ty == ValueType::String { raw } else { raw.trim() };
+            let cell = if col.ty == ValueType::String { raw } else { trim(raw) };
             if cell.is_empty() {
                 if m.empty_as_null {
                     row.values.push((col.index, Value::Null));

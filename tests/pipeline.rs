@@ -426,10 +426,26 @@ fn cancel_settles_every_row_and_keeps_the_checkpoint_below_the_unsent() {
         sent.push(r);
     }
     let first = sent.remove(0);
-    imp.on_response(first.id, NOW, Response { status: 200, retry_after: None, body: b"{}".to_vec() });
+    imp.on_response(
+        first.id,
+        NOW,
+        Response {
+            status: 200,
+            retry_after: None,
+            body: b"{}".to_vec(),
+        },
+    );
     imp.cancel("cancelled");
     for r in sent {
-        imp.on_response(r.id, NOW, Response { status: 200, retry_after: None, body: b"{}".to_vec() });
+        imp.on_response(
+            r.id,
+            NOW,
+            Response {
+                status: 200,
+                retry_after: None,
+                body: b"{}".to_vec(),
+            },
+        );
     }
     assert_eq!(imp.poll(NOW), Step::Done);
     let s = imp.summary();
@@ -437,5 +453,8 @@ fn cancel_settles_every_row_and_keeps_the_checkpoint_below_the_unsent() {
     assert!(s.sent > 0 && s.failed > 0 && s.pending == 0, "{s:?}");
     assert!(s.checkpoint < s.rows && s.checkpoint >= s.sent.min(1), "{s:?}");
     let csv = String::from_utf8(imp.take_rejected_csv()).unwrap();
-    assert_eq!(csv.lines().filter(|l| l.ends_with(",failed,cancelled")).count() as u64, s.failed);
+    assert_eq!(
+        csv.lines().filter(|l| l.ends_with(",failed,cancelled")).count() as u64,
+        s.failed
+    );
 }

@@ -400,8 +400,8 @@ pub(crate) async fn run(
         report(f, &core, js_sys::Date::now() - started)?;
     }
     let c = core.borrow();
-    if let Some(fatal) = c.fatal() {
-        return Err(with_summary(js_error("E_AUTH", &fatal), &c));
+    if let Some((code, message)) = c.fatal() {
+        return Err(with_summary(js_error(code, &message), &c));
     }
     if aborted {
         return Err(with_summary(js_error("E_ABORTED", "the import was cancelled"), &c));
