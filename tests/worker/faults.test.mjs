@@ -69,6 +69,15 @@ test("an upstream that keeps failing: rows end as failed (not lost), the answer 
   await faults({});
 });
 
+test("an upstream that never answers: 502 E_UPSTREAM_NETWORK (the chunk can be sent again)", async () => {
+  await reset();
+  const w = await worker(secretsFor("track", "http://127.0.0.1:9")); // nothing listens on port 9
+  const r = await postImport(w.url, { kind: "people" }, peopleCsv(10));
+  assert.equal(r.status, 502, r.text);
+  assert.equal(r.json.error.code, "E_UPSTREAM_NETWORK");
+  assert.equal(r.json.summary.sent, 0);
+});
+
 test("shared rate limit: chunks in parallel get at most MAX_PARALLEL_CHUNKS slots; the rest wait (E_BUSY) and succeed", async () => {
   await reset();
   // 10 requests/s in all, 2 slots (5/s each); the client tries 6 chunks at once.

@@ -246,6 +246,8 @@ export async function runImport(body, cfg, options, flags, base_) {
       switch (e?.code) {
         case "E_AUTH":
           throw new RequestError(502, "E_UPSTREAM_AUTH", `Customer.io refused the Worker's credentials (${e.message}): check the ${cfg.api === "track" ? "CIO_SITE_ID and CIO_TRACK_API_KEY secrets" : "CIO_API_KEY secret"} and CIO_REGION`, extra);
+        case "E_NETWORK":
+          throw new RequestError(502, "E_UPSTREAM_NETWORK", `Customer.io did not answer (${e.message}): check CIO_REGION${cfg.endpoint ? " and CIO_ENDPOINT" : ""}; the chunk may be sent again`, extra);
         case "E_CSV":
         case "E_MAPPING":
           throw new RequestError(422, e.code, e.message, extra);
