@@ -180,3 +180,27 @@ test("via: a Blob (what the page has), the Worker's suggested chunk size, and a 
     (e) => e.code === "E_AUTH_TOKEN" && e.status === 401,
   );
 });
+
+test("pipelines: the client hangs up mid-chunk; the Worker finishes it, and the re-sent chunk is replayed", async () => {
+  await reset();
+  const w = await worker(secretsFor("pipelines", sb.url));
+  await fetch(`${sb.url}/__sandbox/faults`, { method: "POST", body: JSON.stringify({ latencyMs: 400 }) });
+  let hungUp = false;
+  const f = async (url, init) => {
+    if (!hungUp && new URL(url).searchParams.get("chunk") === "0") {
+      hungUp = true;
+      const ac = new AbortController();
+      setTimeout(() => ac.abort(), 150);
+      return fetch(url, { ...init, signal: ac.signal }); // rejects: the answer never arrives
+    }
+    return fetch(url, init);
+  };
+  const s = await importVia({ url: w.url, token: TOKEN, stream: streamOf(eventsCsv(1500)), kind: "events", chunkBytes: 200 * 1024, fetch: f });
+  await fetch(`${sb.url}/__sandbox/faults`, { method: "POST", body: JSON.stringify({}) });
+  assert.ok(hungUp);
+  assert.equal(s.sent, 1500);
+  assert.equal(s.replayedChunks, 1, JSON.stringify(s));
+  const sum = await sandboxJson(sb, "/__sandbox/summary");
+  assert.equal(sum.pipelines.events, 1500);
+  assert.equal(sum.pipelines.duplicateMessages, 0, "nothing sent twice");
+});

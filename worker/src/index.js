@@ -109,38 +109,35 @@ async function handleImport(request, env, ctx, url) {
     const cooldownMs = Math.max(0, Math.ceil((n / cfg.ratePerChunk) * 1000 - (Date.now() - startedAt)));
     return slots.release(slotId, cooldownMs).catch(() => {});
   };
+  // Everything after the import (slot, ledger) is part of `work`, which is kept alive with waitUntil: if the
+  // client goes away the chunk still completes and is recorded, and a re-sent chunk replays it.
   const work = runImport(request.body, cfg, options, flags, base_).then(
     async (r) => {
       await release(r.answer.requests);
+      await record(r);
       return r;
     },
     async (e) => {
       await release(e?.extra?.summary?.requests);
+      if (leaseKey) await ledger.abort(leaseKey).catch(() => {});
       throw e;
     },
   );
-  // Keep going if the client goes away: the ledger then learns the outcome, and a re-sent chunk replays it.
-  ctx?.waitUntil?.(work.catch(() => {}));
-  let result;
-  try {
-    result = await work;
-  } catch (e) {
-    if (leaseKey) await ledger.abort(leaseKey).catch(() => {});
-    throw e;
-  }
-  const { answer, rejectedCsv, digest: actual } = result;
-  if (leaseKey || (ledger && actual)) {
+  async function record({ answer, rejectedCsv, digest: actual }) {
+    if (!(leaseKey || (ledger && actual))) return;
     const ok = answer.complete && (!claimed || actual === null || actual === claimed);
     if (claimed && actual && actual !== claimed) answer.ledgerWarning = "X-Chunk-Sha256 does not match the body: the chunk was not recorded";
     if (ok) {
-      const record = { answer };
-      if (rejectedCsv !== undefined && rejectedCsv.length <= LEDGER_CSV_MAX) record.rejectedCsv = rejectedCsv;
-      await ledger.commit(await keyFor(claimed || actual), record);
+      const entry = { answer: { ...answer } };
+      if (rejectedCsv !== undefined && rejectedCsv.length <= LEDGER_CSV_MAX) entry.rejectedCsv = rejectedCsv;
+      await ledger.commit(await keyFor(claimed || actual), entry);
       answer.ledger = ledger.kind;
     } else if (leaseKey) {
       await ledger.abort(leaseKey);
     }
   }
+  ctx?.waitUntil?.(work.catch(() => {}));
+  const { answer, rejectedCsv } = await work;
   if (flags.rejected) answer.rejectedCsv = rejectedCsv ?? "";
   return json(200, answer);
 }
