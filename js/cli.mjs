@@ -560,7 +560,7 @@ function readState(file) {
 async function cmdImport(values, positionals) {
   const started = Date.now();
   if (positionals.length !== 1) {
-    fail("E_USAGE", positionals.length ? `expected one FILE, found ${positionals.length}` : "expected a FILE to import", `usage: ${PROG} import FILE --kind people|events --api track|pipelines`);
+    fail("E_USAGE", positionals.length ? `expected one file to import, found ${positionals.length}` : "expected a file to import", `usage: ${PROG} import FILE --kind people|events --api track|pipelines`);
   }
   const file = positionals[0];
   const kind = oneOf(values, "kind", ["people", "events"], true);
@@ -650,14 +650,17 @@ async function cmdImport(values, positionals) {
     }
     rejectedPath = state.rejected.path;
     rejectedOffset = state.rejected.bytes ?? 0;
-    if (rejectedOffset > 0) {
-      let size = -1;
-      try {
-        size = fs.statSync(rejectedPath).size;
-      } catch {}
-      if (size < rejectedOffset) {
-        fail("E_RESUME", `the rejected-rows file ${rejectedPath} has ${Math.max(size, 0)} bytes, the resume state expects at least ${rejectedOffset}`, "restore it, or start over with another --resume path");
-      }
+    let size = -1;
+    try {
+      size = fs.statSync(rejectedPath).size;
+    } catch {}
+    if (size < rejectedOffset) {
+      fail("E_RESUME", `the rejected-rows file ${rejectedPath} has ${Math.max(size, 0)} bytes, the resume state expects at least ${rejectedOffset}`, "restore it, or start over with another --resume path");
+    }
+    // Rows written after the saved point belong to records this run reads again: drop them now.
+    if (size > rejectedOffset) {
+      if (rejectedOffset === 0) fs.rmSync(rejectedPath, { force: true });
+      else fs.truncateSync(rejectedPath, rejectedOffset);
     }
   }
   rejectedPath = rejectedPath ?? defaultRejectedPath(file);
