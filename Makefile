@@ -5,13 +5,13 @@ export PATH := $(TOOLS)/bin:$(HOME)/.cargo/bin:$(PATH)
 CARGO ?= cargo
 WASM_TARGET := wasm32-unknown-unknown
 
-.PHONY: setup test fmt-check clippy test-native build-wasm build test-js test-e2e test-worker worker-dry-run demo bench fuzz clean inspect
+.PHONY: setup test fmt-check clippy test-native build-wasm build test-js test-wasm test-e2e test-worker worker-dry-run demo inspect bench fuzz clean
 
 setup:
 	bash scripts/ci/setup.sh
 
 ## The README's test command: every tier, in order of speed.
-test: fmt-check clippy test-native build-wasm
+test: fmt-check clippy test-native build-wasm test-js test-wasm test-worker worker-dry-run test-e2e
 	@echo "all test tiers passed"
 
 fmt-check:
@@ -20,6 +20,7 @@ fmt-check:
 clippy:
 	$(CARGO) clippy --all-targets -- -D warnings
 	$(CARGO) clippy --lib --target $(WASM_TARGET) -- -D warnings
+	$(CARGO) clippy --target $(WASM_TARGET) --test wasm_node --test wasm_browser -- -D warnings
 
 test-native:
 	$(CARGO) test --all-targets
@@ -27,10 +28,21 @@ test-native:
 build-wasm:
 	$(CARGO) build --lib --release --target $(WASM_TARGET)
 
-## The native demo on the bundled samples (until the command line lands).
+## The npm package in dist/pkg (and the web page's copy of the wasm in www/pkg).
+build:
+	bash scripts/build.sh
+
+## The package and the command line in Node against the sandbox, and the sandbox's own tests.
+test-js: build
+	node --test tests/js/ tests/sandbox/
+
+## wasm-bindgen tests in Node and headless Chromium, with real fetches to the sandbox.
+test-wasm:
+	bash scripts/ci/wasm-tests.sh
+
+## Start the sandbox, import the bundled samples through the command line, print the summaries.
 demo:
-	$(CARGO) run --quiet --release --example inspect -- samples/people.csv --kind people --api track; test $$? -le 1
-	$(CARGO) run --quiet --release --example inspect -- samples/events.csv --kind events --api pipelines; test $$? -le 1
+	bash scripts/demo.sh
 
 bench:
 	bash bench/run.sh
@@ -56,3 +68,7 @@ test-worker:
 ## Bundle the Worker as `wrangler deploy` would, without deploying (needs dist/pkg: `make build`).
 worker-dry-run:
 	WRANGLER_SEND_METRICS=false node_modules/.bin/wrangler deploy --dry-run --outdir "$(CURDIR)/dist/worker" -c worker/wrangler.toml
+
+## The web importer (www/) driven in headless Chromium (playwright-core) against the sandbox; saves screenshots.
+test-e2e: build
+	node --test --test-concurrency=1 tests/e2e/

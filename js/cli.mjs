@@ -560,7 +560,7 @@ function readState(file) {
 async function cmdImport(values, positionals) {
   const started = Date.now();
   if (positionals.length !== 1) {
-    fail("E_USAGE", positionals.length ? `expected one FILE, found ${positionals.length}` : "expected a FILE to import", `usage: ${PROG} import FILE --kind people|events --api track|pipelines`);
+    fail("E_USAGE", positionals.length ? `expected one file to import, found ${positionals.length}` : "expected a file to import", `usage: ${PROG} import FILE --kind people|events --api track|pipelines`);
   }
   const file = positionals[0];
   const kind = oneOf(values, "kind", ["people", "events"], true);
@@ -650,14 +650,17 @@ async function cmdImport(values, positionals) {
     }
     rejectedPath = state.rejected.path;
     rejectedOffset = state.rejected.bytes ?? 0;
-    if (rejectedOffset > 0) {
-      let size = -1;
-      try {
-        size = fs.statSync(rejectedPath).size;
-      } catch {}
-      if (size < rejectedOffset) {
-        fail("E_RESUME", `the rejected-rows file ${rejectedPath} has ${Math.max(size, 0)} bytes, the resume state expects at least ${rejectedOffset}`, "restore it, or start over with another --resume path");
-      }
+    let size = -1;
+    try {
+      size = fs.statSync(rejectedPath).size;
+    } catch {}
+    if (size < rejectedOffset) {
+      fail("E_RESUME", `the rejected-rows file ${rejectedPath} has ${Math.max(size, 0)} bytes, the resume state expects at least ${rejectedOffset}`, "restore it, or start over with another --resume path");
+    }
+    // Rows written after the saved point belong to records this run reads again: drop them now.
+    if (size > rejectedOffset) {
+      if (rejectedOffset === 0) fs.rmSync(rejectedPath, { force: true });
+      else fs.truncateSync(rejectedPath, rejectedOffset);
     }
   }
   rejectedPath = rejectedPath ?? defaultRejectedPath(file);
@@ -890,6 +893,10 @@ async function cmdImport(values, positionals) {
   return exit;
 }
 
+function n(count, word) {
+  return `${fmtInt(count)} ${word}${count === 1 ? "" : "s"}`;
+}
+
 function humanSummary(r, file, total) {
   const w = total ?? r;
   const lines = [];
@@ -897,12 +904,12 @@ function humanSummary(r, file, total) {
   const what = r.dryRun
     ? `${fmtInt(w.valid)} valid (dry run: nothing sent), ${fmtInt(w.rejected)} rejected`
     : `${fmtInt(w.sent)} sent, ${fmtInt(w.rejected)} rejected, ${fmtInt(w.apiRejected)} refused by the api, ${fmtInt(w.failed)} failed`;
-  lines.push(`${PROG}: ${name} → ${r.api} (${r.kind}): ${fmtInt(w.rows)} rows: ${what}`);
-  if (total) lines.push(`  resumed after record ${fmtInt(r.resume.resumedFrom)} (${fmtInt(r.skippedResume)} rows settled by earlier runs)`);
-  lines.push(`  ${fmtInt(r.requests)} requests${r.dryRun ? " (would be made)" : ""}, ${fmtInt(r.retries)} retries, ${(r.durationMs / 1000).toFixed(1)} s, ${fmtInt(r.rowsPerSec)} rows/s`);
-  if (r.warnings) lines.push(`  ${fmtInt(r.warnings)} rows with warnings (still sent unless listed below)`);
-  if (r.campaignWindow) lines.push(`  ${fmtInt(r.campaignWindow)} rows are within the last 72 hours: they can trigger campaigns`);
-  if (r.olderThan30Days) lines.push(`  ${fmtInt(r.olderThan30Days)} rows are older than 30 days: they count in segments but do not show in the activity log`);
+  lines.push(`${PROG}: ${name} → ${r.api} (${r.kind}): ${n(w.rows, "row")}: ${what}`);
+  if (total) lines.push(`  resumed after record ${fmtInt(r.resume.resumedFrom)} (${n(r.skippedResume, "row")} settled by earlier runs)`);
+  lines.push(`  ${n(r.requests, "request")}${r.dryRun ? " (would be made)" : ""}, ${fmtInt(r.retries)} ${r.retries === 1 ? "retry" : "retries"}, ${(r.durationMs / 1000).toFixed(1)} s, ${fmtInt(r.rowsPerSec)} rows/s`);
+  if (r.warnings) lines.push(`  ${n(r.warnings, "row")} with warnings (still sent unless listed below)`);
+  if (r.campaignWindow) lines.push(`  ${n(r.campaignWindow, "row")} within the last 72 hours: they can trigger campaigns`);
+  if (r.olderThan30Days) lines.push(`  ${n(r.olderThan30Days, "row")} older than 30 days: they count in segments but do not show in the activity log`);
   if (r.rejectedCsv) {
     const codes = Object.entries(r.rejectedByCode)
       .sort((a, b) => b[1] - a[1])
