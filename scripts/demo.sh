@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make demo`: build the package if needed, start the sandbox (a local stand-in for Customer.io), import the bundled
 # samples through the command line (people through Track, events through Pipelines), print the command line's
-# summaries and the sandbox's own account of what arrived, then stop the sandbox.
+# summaries and the sandbox's own account of what arrived; on a terminal, then serve the web importer against the
+# same sandbox until Ctrl-C. Stops the sandbox at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,7 +14,9 @@ fi
 work=$(mktemp -d)
 node tests/sandbox/server.mjs --port 0 >"$work/sandbox.out" 2>&1 &
 sandbox_pid=$!
-trap 'kill "$sandbox_pid" 2>/dev/null || true; wait "$sandbox_pid" 2>/dev/null || true; rm -rf "$work"' EXIT
+cleanup() { kill "$sandbox_pid" 2>/dev/null || true; wait "$sandbox_pid" 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+trap 'exit 130' INT TERM
 for _ in $(seq 1 100); do
   grep -q '^SANDBOX_URL=' "$work/sandbox.out" && break
   sleep 0.1
@@ -59,4 +62,16 @@ done
 echo
 echo "== the sandbox's summary (GET $url/__sandbox/summary)"
 node -e 'fetch(process.argv[1]).then((r) => r.json()).then((s) => console.log(JSON.stringify(s, null, 2)))' "$url/__sandbox/summary"
+
+# The web importer, on the same sandbox: served while you try it (on a terminal), or say how.
+web_port=${DEMO_WEB_PORT:-8080}
+if [ -t 0 ] && [ -t 1 ] && [ -z "${CI:-}" ] && [ "${DEMO_WEB:-1}" != 0 ]; then
+  echo
+  echo "== the web importer: open http://127.0.0.1:$web_port/ (Track: site_test / track_key_test; Pipelines: cdp_key_test)"
+  echo "   it sends to the sandbox at $url; try samples/*.csv. Ctrl-C stops it."
+  node tests/e2e/static-server.mjs --port "$web_port" --endpoint "$url" || true
+else
+  echo
+  echo "== the web importer: run \`make demo\` on a terminal to try it (DEMO_WEB=0 skips it), or host www/ anywhere"
+fi
 exit $status
