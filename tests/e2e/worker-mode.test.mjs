@@ -11,7 +11,7 @@ import { startStaticServer } from "./static-server.mjs";
 function startStubWorker(token) {
   const requests = [];
   const server = http.createServer((req, res) => {
-    const cors = { "access-control-allow-origin": req.headers.origin ?? "*", "access-control-allow-headers": "authorization, content-type", "access-control-allow-methods": "POST" };
+    const cors = { "access-control-allow-origin": req.headers.origin ?? "*", "access-control-allow-headers": "authorization, content-type, x-chunk-sha256", "access-control-allow-methods": "POST" };
     if (req.method === "OPTIONS") { res.writeHead(204, cors).end(); return; }
     const chunks = [];
     req.on("data", (c) => chunks.push(c));
@@ -59,7 +59,13 @@ test("worker mode: an import token instead of keys; the file goes as self-contai
 
   assert.ok(stub.requests.length >= 2, `several chunks (${stub.requests.length})`);
   const seen = [];
+  let records = 0;
   stub.requests.forEach((r, i) => {
+    // where the chunk starts in the file, so the Worker's line numbers are the file's; one source id for the upload
+    assert.equal(r.query["record-offset"], String(records));
+    assert.equal(r.query.source, stub.requests[0].query.source);
+    assert.equal(r.query.rejected, "1");
+    records += parseCsv(r.body).length - 1;
     assert.equal(r.path, "/import");
     assert.equal(r.auth, `Bearer ${token}`);
     assert.equal(r.query.chunk, String(i));

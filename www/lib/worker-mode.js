@@ -1,10 +1,12 @@
 // Worker mode: send the file through the importer's Cloudflare Worker instead of straight to Customer.io.
 // The Worker holds the Customer.io keys as secrets; the browser only has an import token.
 //
-// Contract (proposal for the Worker, see www/README.md "Worker mode"):
+// Contract (the Worker in worker/, see worker/README.md):
 //   POST {endpoint}/import?kind=people|events&api=track|pipelines&region=us|eu&chunk=N&mapping=<JSON>
-//        [&skipCampaignWindow=1]
-//   Authorization: Bearer <import token>
+//        &source=<upload id>&line-offset=L&record-offset=R&rejected=1[&skipCampaignWindow=1]
+//   Authorization: Bearer <import token>; X-Chunk-Sha256: <hex digest of the body>
+//   (line-offset / record-offset make the Worker's line numbers the file's; source + the digest let it replay a
+//   chunk it already completed instead of sending it again)
 //   Content-Type: text/csv
 //   body: one self-contained CSV: the file's header row, then whole records (never split inside a quoted field)
 //   200 → { rows, valid, rejected, sent, apiRejected, failed, requests, retries, rejectedCsv? }   (that chunk)
@@ -15,6 +17,18 @@
 // This module has no dependency on the wasm package; the engine worker runs it for mode "worker".
 
 const NL = 0x0a, QUOTE = 0x22;
+
+async function sha256Hex(bytes) {
+  const d = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
+  return Array.from(d, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** Line breaks in `bytes` from `from` on (physical lines, quoted newlines included). */
+function countLines(bytes, from = 0) {
+  let n = 0;
+  for (let i = from; i < bytes.length; i++) if (bytes[i] === NL) n++;
+  return n;
+}
 
 /** Splits a byte stream into CSV chunks of about `target` bytes, each cut at a record end outside quotes. */
 export class CsvChunker {
@@ -103,6 +117,17 @@ export class CsvChunker {
   }
 }
 
+/** The rejected-rows CSV without its header row (every chunk's answer repeats it). */
+function withoutHeader(csv) {
+  let q = false;
+  for (let i = 0; i < csv.length; i++) {
+    const c = csv.charCodeAt(i);
+    if (c === QUOTE) q = !q;
+    else if (c === NL && !q) return csv.slice(i + 1);
+  }
+  return "";
+}
+
 export class WorkerModeError extends Error {
   constructor(code, message) { super(message); this.code = code; }
 }
@@ -120,11 +145,21 @@ export async function sendViaWorker(nextChunk, options, hooks) {
   const started = Date.now();
   let index = 0;
   const base = new URL("/import", options.endpoint || self.location.origin);
+  // Where the next chunk starts in the file: lines after the header, and records (from the Worker's answers).
+  let lineOffset = 0, recordOffset = 0, source = null, rejectedHeaderSent = false;
 
   async function postChunk(body) {
     const n = index++;
-    if (n < (options.resumeAfterChunk ?? 0)) return;
+    const headerLength = chunker.header?.length ?? 0;
+    const lines = countLines(body, headerLength);
+    if (n < (options.resumeAfterChunk ?? 0)) { lineOffset += lines; return; }
+    const sha = await sha256Hex(body);
+    if (source === null) source = sha.slice(0, 24);
     const url = new URL(base);
+    url.searchParams.set("source", source);
+    url.searchParams.set("line-offset", String(lineOffset));
+    url.searchParams.set("record-offset", String(recordOffset));
+    url.searchParams.set("rejected", "1");
     url.searchParams.set("kind", options.kind);
     url.searchParams.set("api", options.api);
     url.searchParams.set("region", options.region);
@@ -138,7 +173,7 @@ export async function sendViaWorker(nextChunk, options, hooks) {
         totals.requests++;
         res = await fetchFn(url, {
           method: "POST",
-          headers: { authorization: `Bearer ${options.token}`, "content-type": "text/csv" },
+          headers: { authorization: `Bearer ${options.token}`, "content-type": "text/csv", "x-chunk-sha256": sha },
           body,
           signal: hooks.signal,
         });
@@ -158,7 +193,12 @@ export async function sendViaWorker(nextChunk, options, hooks) {
       }
       const s = await res.json();
       for (const k of ["rows", "valid", "rejected", "warnings", "sent", "apiRejected", "failed", "retries"]) totals[k] += Number(s[k] ?? 0);
-      if (s.rejectedCsv) hooks.onRejectedCsv?.(s.rejectedCsv, n);
+      if (s.rejectedCsv) {
+        hooks.onRejectedCsv?.(rejectedHeaderSent ? withoutHeader(s.rejectedCsv) : s.rejectedCsv, n);
+        rejectedHeaderSent = true;
+      }
+      lineOffset += lines;
+      recordOffset += Number(s.rows ?? 0);
       totals.checkpoint = n + 1;
       return;
     }
