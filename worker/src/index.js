@@ -46,6 +46,8 @@ async function handleImport(request, env, ctx, url) {
 
   const declared = request.headers.get("content-length");
   if (declared !== null && Number(declared) > cfg.maxChunkBytes) {
+    // A refused body of up to 1 MiB is read and dropped, so the client's connection stays usable.
+    await discardBody(request, 1 << 20);
     return errorResponse(413, "E_TOO_LARGE", tooLargeMessage(cfg, Number(declared)), { maxChunkBytes: cfg.maxChunkBytes, chunkBytes: cfg.chunkBytes });
   }
   if (!request.body) return errorResponse(422, "E_CSV", "the body is empty: send the CSV as the request body");

@@ -153,24 +153,51 @@ export function meter(body, max, state) {
   const writer = digestStream?.getWriter();
   state.digest = digestStream ? digestStream.digest.then(hex) : Promise.resolve(null);
   state.digest.catch(() => {});
-  return body.pipeThrough(
-    new TransformStream({
-      async transform(chunk, controller) {
-        const bytes = chunk instanceof Uint8Array ? chunk : new Uint8Array(chunk);
-        state.bytes += bytes.byteLength;
-        if (state.bytes > max) {
-          state.tooLarge = true;
-          writer?.abort().catch(() => {});
-          throw new Error(`the body is larger than ${max} bytes`);
-        }
-        if (writer) await writer.write(bytes);
-        controller.enqueue(bytes);
-      },
-      async flush() {
+  state.drained = Promise.resolve();
+  const reader = body.getReader();
+  // A pump rather than pipeThrough: past the limit the importer's stream fails at once, but the rest of the
+  // client's upload is still read (and dropped), up to DRAIN_LIMIT more bytes, so that the client finishes
+  // sending and reads the 413 instead of seeing its connection reset mid-upload.
+  return new ReadableStream({
+    async pull(controller) {
+      const { done, value } = await reader.read();
+      if (done) {
         if (writer) await writer.close();
-      },
-    }),
-  );
+        controller.close();
+        return;
+      }
+      const bytes = value instanceof Uint8Array ? value : new Uint8Array(value);
+      state.bytes += bytes.byteLength;
+      if (state.bytes > max) {
+        state.tooLarge = true;
+        writer?.abort().catch(() => {});
+        state.drained = drainRest(reader, DRAIN_LIMIT);
+        controller.error(new Error(`the body is larger than ${max} bytes`));
+        return;
+      }
+      if (writer) await writer.write(bytes);
+      controller.enqueue(bytes);
+    },
+    cancel(reason) {
+      writer?.abort().catch(() => {});
+      return reader.cancel(reason);
+    },
+  });
+}
+
+/** Bytes of a refused upload still read (and dropped) before answering 413; past this the connection is closed. */
+const DRAIN_LIMIT = 16 * 1024 * 1024;
+
+async function drainRest(reader, limit) {
+  let n = 0;
+  try {
+    while (n <= limit) {
+      const { done, value } = await reader.read();
+      if (done) return;
+      n += value.byteLength;
+    }
+    await reader.cancel();
+  } catch {}
 }
 
 export function tooLargeMessage(cfg, n) {
@@ -242,6 +269,7 @@ export async function runImport(body, cfg, options, flags, base_) {
         } catch {}
       }
       const extra = { ...base_, summary: partial ? fileLevel(partial, flags) : undefined, issues, issueCounts };
+      if (state.tooLarge) await state.drained;
       if (state.tooLarge) throw new RequestError(413, "E_TOO_LARGE", tooLargeMessage(cfg, 0), { ...extra, maxChunkBytes: cfg.maxChunkBytes, chunkBytes: cfg.chunkBytes });
       switch (e?.code) {
         case "E_AUTH":
