@@ -224,6 +224,24 @@ describe("package (node entry)", () => {
     }
   });
 
+  test("run() settles when the rate limiter makes it wait on timers that fire early", { timeout: 20_000 }, async () => {
+    // Node's timers fire up to ~2 ms before Date.now() reaches their time. Make every timer fire 3 ms early: the run
+    // loop must re-arm, not wait for a wake-up that never comes (it did: the command line then exited 0 mid-run).
+    await fetch(`${sb.url}/__sandbox/reset`, { method: "POST" });
+    const { text, good } = makeCsv("people", 300, { badEvery: 1e9 });
+    const imp = importer(sb, "track", "people", { batchBytes: 1000, concurrency: 1, rateLimit: 40 });
+    const realSetTimeout = globalThis.setTimeout;
+    globalThis.setTimeout = (cb, ms, ...args) => realSetTimeout(cb, Math.max(0, (ms ?? 0) - 3), ...args);
+    let s;
+    try {
+      s = await imp.run(streamOf(enc.encode(text)));
+    } finally {
+      globalThis.setTimeout = realSetTimeout;
+    }
+    assert.equal(s.sent, good.length);
+    assert.ok(s.requests >= 40, `many rate-limited requests (${s.requests})`);
+  });
+
   test("configuration errors are E_CONFIG and name the problem", () => {
     const cases = [
       [{ api: "track", kind: "people", credentials: CREDS.track, bogusOption: 1 }, /bogusOption/],
