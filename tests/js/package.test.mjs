@@ -1,8 +1,11 @@
 // The built package (dist/pkg, `make build`) in Node, against the sandbox: both APIs, both kinds.
 import { test, describe, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import fs, { readFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import { execFileSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
 import { startSandbox } from "../sandbox/server.mjs";
 import { Importer, ready, version } from "../../dist/pkg/node.js";
 import {
@@ -295,8 +298,11 @@ describe("package (browser entry, in node)", () => {
   // A child process, so that the wasm module is not already loaded by the node entry.
   test("index.js: init({ module_or_path: bytes }) then the Importer works; ready is the same load", () => {
     const script = `
-      import { readFileSync } from "node:fs";
+      import fs, { readFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import { execFileSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
       import { init, ready, Importer, version } from ${JSON.stringify(new URL("index.js", PKG).href)};
       const bytes = readFileSync(new URL("wasm/cio_backfill_bg.wasm", ${JSON.stringify(PKG.href)}));
       const p = init({ module_or_path: bytes });
@@ -319,5 +325,59 @@ import { execFileSync } from "node:child_process";
     `;
     const out = execFileSync(process.execPath, ["--input-type=module", "-e", script], { encoding: "utf8" }).trim();
     assert.ok(out === "loaded" || out === "rejected", out);
+  });
+});
+
+const MINIFLARE = new URL("../../node_modules/miniflare/dist/src/index.js", import.meta.url);
+
+describe("package (workerd entry, in workerd via Miniflare)", { skip: !fs.existsSync(MINIFLARE) && "miniflare is not installed (npm ci)" }, () => {
+  test("workerd.js: a dry run, and a real send from workerd to the sandbox", async () => {
+    const { Miniflare } = await import(MINIFLARE.href);
+    const sb = await startSandbox({ port: 0 });
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cio-workerd-"));
+    let mf;
+    try {
+      fs.cpSync(fileURLToPath(PKG), dir, { recursive: true });
+      fs.writeFileSync(
+        path.join(dir, "worker.mjs"),
+        `import { Importer, ready, version } from "./workerd.js";
+        export default {
+          async fetch(req, env) {
+            await ready;
+            const csv = "id,name\\n1,Ada\\n,Nobody\\n2,Grace\\n";
+            const dry = new Importer({ api: "track", kind: "people", dryRun: true, keepPayloads: true });
+            const d = await dry.run(new Response(csv).body);
+            const first = JSON.parse(dry.takePayloads().split("\\n")[0]);
+            const imp = new Importer({ api: "pipelines", kind: "people", endpoint: env.SANDBOX_URL, credentials: { apiKey: "cdp_key_test" } });
+            const s = await imp.run(new Response(csv).body);
+            return Response.json({ version: version(), dry: d, first, sent: s });
+          },
+        };`,
+      );
+      mf = new Miniflare({
+        modules: true,
+        scriptPath: path.join(dir, "worker.mjs"),
+        modulesRoot: dir,
+        modulesRules: [
+          { type: "ESModule", include: ["**/*.js", "**/*.mjs"] },
+          { type: "CompiledWasm", include: ["**/*.wasm"] },
+        ],
+        bindings: { SANDBOX_URL: sb.url },
+      });
+      const res = await mf.dispatchFetch("http://localhost/");
+      const out = await res.json();
+      assert.equal(res.status, 200);
+      assert.equal(out.version, version());
+      assert.equal(out.dry.unsent, 2);
+      assert.equal(out.dry.rejected, 1);
+      assert.deepEqual(out.first.identifiers, { id: "1" });
+      assert.equal(out.sent.sent, 2);
+      const people = await storedPeople(sb, "pipelines");
+      assert.deepEqual([...people.keys()].sort(), ["1", "2"]);
+    } finally {
+      if (mf) await mf.dispose();
+      await sb.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
