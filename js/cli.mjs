@@ -665,6 +665,16 @@ async function cmdImport(values, positionals) {
   }
   rejectedPath = rejectedPath ?? defaultRejectedPath(file);
   if (stat && path.resolve(file) === rejectedPath) fail("E_USAGE", "--rejected must not be the input file");
+  // Fail before sending anything if an output cannot be written.
+  for (const [flag, p] of [["--rejected", rejectedPath], ["--summary", values.summary], ["--resume", statePath], ["--payloads", values.payloads]]) {
+    if (!p) continue;
+    const dir = path.dirname(path.resolve(p));
+    try {
+      fs.accessSync(dir, fs.constants.W_OK);
+    } catch (e) {
+      fail("E_FILE", `cannot write ${flag} ${p}: ${e.code === "ENOENT" ? "no such folder" : describeFsError(e)}`);
+    }
+  }
   const ledger = new RejectedLedger(rejectedPath, { offset: rejectedOffset, tallies: state?.settled ?? null });
 
   // Payload output (dry runs: stdout by default).
@@ -795,8 +805,11 @@ async function cmdImport(values, positionals) {
       if (advanced && Date.now() - lastSaveAt >= STATE_EVERY_MS) saveState(p, false);
       progressLine(p);
     } catch (e) {
-      // Never throw into the importer; a failing disk is reported at the end.
-      progressError = progressError ?? e;
+      // Never throw into the importer. Rows that cannot be recorded must not be sent: stop, report it at the end.
+      if (!progressError) {
+        progressError = e;
+        ac.abort();
+      }
     }
   };
   let progressError = null;
@@ -819,10 +832,18 @@ async function cmdImport(values, positionals) {
   process.off("SIGINT", onSignal);
   process.off("SIGTERM", onSignal);
   clearLine();
-  drain(summary.checkpoint, true);
-  const complete = !error && !interrupted && saved.checkpoint >= summary.checkpoint && summary.failed === 0;
-  saveState(summary, complete);
-  ledger.close();
+  try {
+    drain(summary.checkpoint, true);
+  } catch (e) {
+    progressError = progressError ?? e;
+  }
+  const complete = !error && !interrupted && !progressError && saved.checkpoint >= summary.checkpoint && summary.failed === 0;
+  try {
+    saveState(summary, complete);
+    ledger.close();
+  } catch (e) {
+    progressError = progressError ?? e;
+  }
   if (payloadSink) await payloadSink.end();
   if (progressError) throw new CliError("E_FILE", `writing the output failed: ${describeFsError(progressError)}`, undefined, EXIT_USAGE);
 
@@ -946,11 +967,23 @@ async function main(argv) {
   return cmdImport(values, positionals);
 }
 
+let settled = false;
+// If the importer's promise never settled, Node would exit with 0 once nothing is left to run: say so instead.
+process.on("beforeExit", () => {
+  if (!settled) {
+    settled = true;
+    printError("E_INTERNAL", "the import stopped before it finished (nothing left to wait for); this is a bug");
+    process.exitCode = EXIT_USAGE;
+  }
+});
+
 main(process.argv.slice(2)).then(
   (code) => {
+    settled = true;
     process.exitCode = code;
   },
   (e) => {
+    settled = true;
     if (e instanceof CliError) {
       printError(e.code, e.message, e.hint);
       process.exitCode = e.exit;

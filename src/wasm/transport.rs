@@ -186,7 +186,8 @@ impl Endpoint {
 enum Event {
     Chunk(Result<Option<Vec<u8>>, String>),
     Answer(u64, Result<Response, String>),
-    Timer,
+    /// The timer armed for this time (unix ms) fired.
+    Timer(f64),
     Abort,
 }
 
@@ -244,11 +245,11 @@ fn describe(e: JsValue) -> String {
     }
 }
 
-fn sleep_then(tx: mpsc::UnboundedSender<Event>, ms: f64) {
+fn sleep_then(tx: mpsc::UnboundedSender<Event>, at: f64, now: f64) {
     let cb = Closure::once_into_js(move || {
-        let _ = tx.unbounded_send(Event::Timer);
+        let _ = tx.unbounded_send(Event::Timer(at));
     });
-    set_timeout(cb.unchecked_ref(), ms.max(0.0));
+    set_timeout(cb.unchecked_ref(), (at - now).max(0.0));
 }
 
 async fn read_chunk(reader: &web_sys::ReadableStreamDefaultReader) -> Result<Option<Vec<u8>>, String> {
@@ -347,7 +348,7 @@ pub(crate) async fn run(
                 if let Some(t) = until {
                     if timer_at.is_none_or(|at| t < at) {
                         timer_at = Some(t);
-                        sleep_then(tx.clone(), t - now);
+                        sleep_then(tx.clone(), t, now);
                     }
                 }
                 if !reading && in_flight == 0 && timer_at.is_none() {
@@ -394,8 +395,11 @@ pub(crate) async fn run(
                 in_flight -= 1;
                 core.borrow_mut().on_network_error(id, now, &msg);
             }
-            Event::Timer => {
-                if timer_at.is_some_and(|t| t <= now + 1.0) {
+            Event::Timer(at) => {
+                // The armed timer fired: disarm it even if the clock says it is a little early (Node's timers can
+                // fire a few ms before `Date.now()` reaches their time), so that the next `Wait` re-arms one.
+                // Keeping it armed left nothing to wake the loop, and the run never settled.
+                if timer_at == Some(at) {
                     timer_at = None;
                 }
             }

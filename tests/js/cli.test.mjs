@@ -85,6 +85,9 @@ describe("command line", () => {
     assert.equal(v.code, 0);
     const pkg = readJson(path.join(PKG, "package.json"));
     assert.equal(v.stdout.trim(), `cio-backfill ${pkg.version}`);
+    // From the repo root (its private package.json has the bin), as documented.
+    const root = execFileSync("npx", ["--no-install", "cio-backfill", "--version"], { cwd: ROOT, encoding: "utf8" });
+    assert.equal(root.trim(), `cio-backfill ${pkg.version}`);
     const none = await cli([]);
     assert.equal(none.code, 2);
     assert.match(none.stderr, /usage:/);

@@ -1,8 +1,11 @@
 // The built package (dist/pkg, `make build`) in Node, against the sandbox: both APIs, both kinds.
 import { test, describe, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import fs, { readFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import { execFileSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
 import { startSandbox } from "../sandbox/server.mjs";
 import { Importer, ready, version } from "../../dist/pkg/node.js";
 import {
@@ -224,6 +227,24 @@ describe("package (node entry)", () => {
     }
   });
 
+  test("run() settles when the rate limiter makes it wait on timers that fire early", { timeout: 20_000 }, async () => {
+    // Node's timers fire up to ~2 ms before Date.now() reaches their time. Make every timer fire 3 ms early: the run
+    // loop must re-arm, not wait for a wake-up that never comes (it did: the command line then exited 0 mid-run).
+    await fetch(`${sb.url}/__sandbox/reset`, { method: "POST" });
+    const { text, good } = makeCsv("people", 300, { badEvery: 1e9 });
+    const imp = importer(sb, "track", "people", { batchBytes: 1000, concurrency: 1, rateLimit: 40 });
+    const realSetTimeout = globalThis.setTimeout;
+    globalThis.setTimeout = (cb, ms, ...args) => realSetTimeout(cb, Math.max(0, (ms ?? 0) - 3), ...args);
+    let s;
+    try {
+      s = await imp.run(streamOf(enc.encode(text)));
+    } finally {
+      globalThis.setTimeout = realSetTimeout;
+    }
+    assert.equal(s.sent, good.length);
+    assert.ok(s.requests >= 40, `many rate-limited requests (${s.requests})`);
+  });
+
   test("configuration errors are E_CONFIG and name the problem", () => {
     const cases = [
       [{ api: "track", kind: "people", credentials: CREDS.track, bogusOption: 1 }, /bogusOption/],
@@ -277,8 +298,11 @@ describe("package (browser entry, in node)", () => {
   // A child process, so that the wasm module is not already loaded by the node entry.
   test("index.js: init({ module_or_path: bytes }) then the Importer works; ready is the same load", () => {
     const script = `
-      import { readFileSync } from "node:fs";
+      import fs, { readFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import { execFileSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
       import { init, ready, Importer, version } from ${JSON.stringify(new URL("index.js", PKG).href)};
       const bytes = readFileSync(new URL("wasm/cio_backfill_bg.wasm", ${JSON.stringify(PKG.href)}));
       const p = init({ module_or_path: bytes });
@@ -301,5 +325,59 @@ import { execFileSync } from "node:child_process";
     `;
     const out = execFileSync(process.execPath, ["--input-type=module", "-e", script], { encoding: "utf8" }).trim();
     assert.ok(out === "loaded" || out === "rejected", out);
+  });
+});
+
+const MINIFLARE = new URL("../../node_modules/miniflare/dist/src/index.js", import.meta.url);
+
+describe("package (workerd entry, in workerd via Miniflare)", { skip: !fs.existsSync(MINIFLARE) && "miniflare is not installed (npm ci)" }, () => {
+  test("workerd.js: a dry run, and a real send from workerd to the sandbox", async () => {
+    const { Miniflare } = await import(MINIFLARE.href);
+    const sb = await startSandbox({ port: 0 });
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cio-workerd-"));
+    let mf;
+    try {
+      fs.cpSync(fileURLToPath(PKG), dir, { recursive: true });
+      fs.writeFileSync(
+        path.join(dir, "worker.mjs"),
+        `import { Importer, ready, version } from "./workerd.js";
+        export default {
+          async fetch(req, env) {
+            await ready;
+            const csv = "id,name\\n1,Ada\\n,Nobody\\n2,Grace\\n";
+            const dry = new Importer({ api: "track", kind: "people", dryRun: true, keepPayloads: true });
+            const d = await dry.run(new Response(csv).body);
+            const first = JSON.parse(dry.takePayloads().split("\\n")[0]);
+            const imp = new Importer({ api: "pipelines", kind: "people", endpoint: env.SANDBOX_URL, credentials: { apiKey: "cdp_key_test" } });
+            const s = await imp.run(new Response(csv).body);
+            return Response.json({ version: version(), dry: d, first, sent: s });
+          },
+        };`,
+      );
+      mf = new Miniflare({
+        modules: true,
+        scriptPath: path.join(dir, "worker.mjs"),
+        modulesRoot: dir,
+        modulesRules: [
+          { type: "ESModule", include: ["**/*.js", "**/*.mjs"] },
+          { type: "CompiledWasm", include: ["**/*.wasm"] },
+        ],
+        bindings: { SANDBOX_URL: sb.url },
+      });
+      const res = await mf.dispatchFetch("http://localhost/");
+      const out = await res.json();
+      assert.equal(res.status, 200);
+      assert.equal(out.version, version());
+      assert.equal(out.dry.unsent, 2);
+      assert.equal(out.dry.rejected, 1);
+      assert.deepEqual(out.first.identifiers, { id: "1" });
+      assert.equal(out.sent.sent, 2);
+      const people = await storedPeople(sb, "pipelines");
+      assert.deepEqual([...people.keys()].sort(), ["1", "2"]);
+    } finally {
+      if (mf) await mf.dispose();
+      await sb.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
