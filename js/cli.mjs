@@ -11,6 +11,7 @@ import path from "node:path";
 import crypto from "node:crypto";
 import { Readable } from "node:stream";
 import { Importer, version } from "../node.js";
+import { importVia } from "../via.mjs";
 
 const PROG = "cio-backfill";
 const EXIT_OK = 0;
@@ -64,6 +65,11 @@ running:
   --batch-bytes N             largest request body (1000..500000)
   --max-attempts N            attempts per request, retries included (default 8)
   --quiet                     no progress line, no human summary
+
+through a Cloudflare Worker (worker/: it holds the Customer.io keys; the file goes as self-contained chunks):
+  --via URL                   the Worker's origin; --api, --region and credentials are then the Worker's
+  --token T                   its import token (better: CIO_IMPORT_TOKEN in the environment)
+  --chunk-bytes N             chunk size (default: what the Worker's /config.json says, else 4 MiB)
 
 exit codes: 0 every row sent; 1 some rows rejected or failed (or interrupted); 2 usage, configuration or auth error.
 `;
@@ -124,6 +130,9 @@ const OPTIONS = {
   "max-attempts": { type: "string" },
   seed: { type: "string" },
   quiet: { type: "boolean", short: "q" },
+  via: { type: "string" },
+  token: { type: "string" },
+  "chunk-bytes": { type: "string" },
   help: { type: "boolean", short: "h" },
   version: { type: "boolean", short: "V" },
 };
@@ -562,6 +571,7 @@ async function cmdImport(values, positionals) {
   if (positionals.length !== 1) {
     fail("E_USAGE", positionals.length ? `expected one file to import, found ${positionals.length}` : "expected a file to import", `usage: ${PROG} import FILE --kind people|events --api track|pipelines`);
   }
+  if (values.via !== undefined) return cmdImportVia(values, positionals[0]);
   const file = positionals[0];
   const kind = oneOf(values, "kind", ["people", "events"], true);
   const api = oneOf(values, "api", ["track", "pipelines"], true);
@@ -912,6 +922,90 @@ async function cmdImport(values, positionals) {
     process.stderr.write(`${PROG}: progress saved to ${statePath}; run the same command again to go on after record ${saved.checkpoint}\n`);
   }
   return exit;
+}
+
+/**
+ * `import FILE --via URL --token T`: the file goes to the Worker as numbered, self-contained chunks (js/via.mjs);
+ * the Worker holds the Customer.io keys. A re-run is safe: completed chunks are replayed by the Worker's ledger
+ * (Pipelines) and Track deduplicates the content-addressed event ids.
+ */
+async function cmdImportVia(values, file) {
+  const started = Date.now();
+  const kind = oneOf(values, "kind", ["people", "events"], true);
+  const token = values.token ?? process.env.CIO_IMPORT_TOKEN;
+  if (!token) fail("E_CONFIG", "--via needs the worker's import token", "set CIO_IMPORT_TOKEN (or pass --token)");
+  for (const flag of ["site-id", "api-key", "endpoint", "resume", "payloads", "rate", "concurrency", "batch-bytes", "max-attempts", "seed"]) {
+    if (values[flag] !== undefined) {
+      fail("E_USAGE", `--${flag} does not go with --via: the worker decides it`, flag === "resume" ? "run the same command again: completed chunks are not sent twice" : undefined);
+    }
+  }
+  let url;
+  try {
+    url = new URL(values.via);
+    if (url.protocol !== "https:" && url.protocol !== "http:") throw new Error("not http");
+  } catch {
+    fail("E_USAGE", `expected --via to be the worker's url (https://…), found ${JSON.stringify(values.via)}`);
+  }
+  if (file !== "-") {
+    try {
+      if (!fs.statSync(file).isFile()) fail("E_FILE", `cannot read ${file}: it is not a regular file`);
+    } catch (e) {
+      if (e instanceof CliError) throw e;
+      fail("E_FILE", `cannot read ${file}: ${describeFsError(e)}`);
+    }
+  }
+  const params = { mapping: buildMapping(values) };
+  if (values.api) params.api = oneOf(values, "api", ["track", "pipelines"], false);
+  if (values.region) params.region = oneOf(values, "region", ["us", "eu"], false);
+  if (values["dry-run"]) params["dry-run"] = true;
+  if (values["skip-campaign-window"]) params["skip-campaign-window"] = true;
+  if (values.delimiter) params.delimiter = values.delimiter;
+  if (values.encoding) params.encoding = values.encoding;
+  const chunkBytes = number(values, "chunk-bytes", { integer: true, min: 1024 });
+  const rejectedPath = values.rejected ? path.resolve(values.rejected) : defaultRejectedPath(file);
+  const ac = new AbortController();
+  process.once("SIGINT", () => ac.abort());
+  const tty = process.stderr.isTTY && !values.quiet;
+  let summary;
+  try {
+    summary = await importVia({
+      url: url.href,
+      token,
+      kind,
+      stream: file === "-" ? process.stdin : fs.createReadStream(file, { highWaterMark: CHUNK }),
+      params,
+      chunkBytes,
+      rejected: true,
+      signal: ac.signal,
+      onProgress: (p) => {
+        if (tty) process.stderr.write(`\r\x1b[2K${PROG}: ${fmtInt(p.rows)} rows, ${fmtInt(p.chunksDone)}/${fmtInt(p.chunks)} chunks, ${fmtInt(p.rowsPerSec)} rows/s`);
+      },
+    });
+  } catch (e) {
+    if (tty) process.stderr.write("\r\x1b[2K");
+    const code = e?.code ?? "E_NETWORK";
+    const exit = code === "E_ABORTED" ? EXIT_ROWS : EXIT_USAGE;
+    if (e?.summary?.rejectedCsv) fs.writeFileSync(rejectedPath, e.summary.rejectedCsv);
+    throw new CliError(code, String(e?.message ?? e), code === "E_AUTH_TOKEN" ? "check --token / CIO_IMPORT_TOKEN" : undefined, exit);
+  }
+  if (tty) process.stderr.write("\r\x1b[2K");
+  const { rejectedCsv, ...rest } = summary;
+  const hasRejected = typeof rejectedCsv === "string" && rejectedCsv.includes("\n") && rejectedCsv.split("\n").filter(Boolean).length > 1;
+  if (hasRejected) fs.writeFileSync(rejectedPath, rejectedCsv);
+  const report = { ...rest, via: url.origin, kind, rejectedCsv: hasRejected ? rejectedPath : null, durationMs: Date.now() - started };
+  if (values.summary) writeFileAtomic(path.resolve(values.summary), JSON.stringify(report, null, 2) + "\n");
+  if (values.json) process.stdout.write(JSON.stringify(report) + "\n");
+  if (!values.quiet) {
+    const name = file === "-" ? "stdin" : path.basename(file);
+    process.stderr.write(
+      `${PROG}: ${name} → ${url.origin} (${kind}): ${n(report.rows ?? 0, "row")}: ${fmtInt(report.sent ?? 0)} sent, ` +
+        `${fmtInt(report.rejected ?? 0)} rejected, ${fmtInt(report.apiRejected ?? 0)} refused by the api, ${fmtInt(report.failed ?? 0)} failed` +
+        ` (${n(report.chunks ?? 0, "chunk")}${report.replayedChunks ? `, ${fmtInt(report.replayedChunks)} replayed` : ""})\n` +
+        (hasRejected ? `  rows not sent: ${rejectedPath}\n` : ""),
+    );
+  }
+  const notSent = (report.rejected ?? 0) + (report.apiRejected ?? 0) + (report.failed ?? 0);
+  return notSent > 0 ? EXIT_ROWS : EXIT_OK;
 }
 
 function n(count, word) {
