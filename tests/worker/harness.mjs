@@ -1,3 +1,4 @@
+import { before, after } from "node:test";
 // Runs the Worker (worker/src/index.js) in workerd through Miniflare's API, against the sandbox.
 import path from "node:path";
 import fs from "node:fs";
@@ -119,4 +120,32 @@ export function eventsCsv(n, { bad = [], quotedNewlines = false } = {}) {
     else rows.push(`${i % 50},purchased,${ts},${i}.5,${note}`);
   }
   return rows.join("\n") + "\n";
+}
+
+/**
+ * The fixture every Worker test file shares: one sandbox for the file (`fixture.sb`, set before the tests run),
+ * `fixture.worker(bindings, opts)` to start a Worker in workerd (all stopped after the file), `reset()` and
+ * `faults(f)` for the sandbox. `defaults` are merged into every startWorker call (e.g. `{ queue: true }`).
+ */
+export function workerFixture(defaults = {}) {
+  const started = [];
+  const fixture = {
+    sb: null,
+    async worker(bindings, opts = {}) {
+      const w = await startWorker({ bindings, ...defaults, ...opts });
+      started.push(w);
+      return w;
+    },
+    reset: () => fetch(`${fixture.sb.url}/__sandbox/reset`, { method: "POST" }),
+    faults: (f) =>
+      fetch(`${fixture.sb.url}/__sandbox/faults`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(f) }),
+  };
+  before(async () => {
+    fixture.sb = await startSandbox({ port: 0 });
+  });
+  after(async () => {
+    for (const w of started) await w.close();
+    await fixture.sb?.close();
+  });
+  return fixture;
 }

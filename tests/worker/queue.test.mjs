@@ -1,26 +1,14 @@
 // Queue mode (R2 + Queues + the ImportJob Durable Object): chunks are stored and queued, the Worker's queue
 // consumer imports them under the shared rate limit, and a chunk delivered twice never duplicates events.
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { startWorker, startSandbox, secretsFor, postImport, peopleCsv, eventsCsv, sandboxJson, TOKEN } from "./harness.mjs";
+import { secretsFor, postImport, peopleCsv, eventsCsv, sandboxJson, TOKEN, workerFixture } from "./harness.mjs";
 import { importVia } from "../../js/via.mjs";
 
-let sb;
-const started = [];
-async function worker(bindings, opts = {}) {
-  const w = await startWorker({ bindings, queue: true, ...opts });
-  started.push(w);
-  return w;
-}
-before(async () => {
-  sb = await startSandbox({ port: 0 });
-});
-after(async () => {
-  for (const w of started) await w.close();
-  await sb.close();
-});
-const reset = () => fetch(`${sb.url}/__sandbox/reset`, { method: "POST" });
-const faults = (f) => fetch(`${sb.url}/__sandbox/faults`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(f) });
+const fixture = workerFixture({ queue: true });
+const worker = fixture.worker;
+const reset = fixture.reset;
+const faults = fixture.faults;
 const jobOf = async (w, source) => (await fetch(`${w.url}/jobs/${source}`, { headers: { authorization: `Bearer ${TOKEN}` } })).json();
 async function waitFinished(w, source, n) {
   for (let i = 0; i < 200; i++) {
@@ -33,7 +21,7 @@ async function waitFinished(w, source, n) {
 
 test("track: a chunked upload through the queue, with upstream 503/429: every row once, the file's line numbers", async () => {
   await reset();
-  const w = await worker(secretsFor("track", sb.url));
+  const w = await worker(secretsFor("track", fixture.sb.url));
   await faults({ seed: 5, sequence: [503, 429, 500], errorRate: 0.1, retryAfter: 1 });
   const csv = eventsCsv(4000, { bad: [17, 3999], quotedNewlines: true });
   const s = await importVia({ url: w.url, token: TOKEN, file: new Blob([csv]), kind: "events", queue: true, rejected: true, chunkBytes: 32 * 1024, parallel: 3, pollMs: 200 });
@@ -46,7 +34,7 @@ test("track: a chunked upload through the queue, with upstream 503/429: every ro
   assert.equal(s.failed, 0);
   assert.equal(s.checkpoint, 4000);
   assert.deepEqual(s.rejectedByCode, { event_name_missing: 2 });
-  const sum = await sandboxJson(sb, "/__sandbox/summary");
+  const sum = await sandboxJson(fixture.sb, "/__sandbox/summary");
   assert.equal(sum.track.events, 3998);
   assert.ok(sum.byStatus["503"] >= 1 && sum.byStatus["429"] >= 1);
   const lines = s.rejectedCsv.trim().split("\n");
@@ -60,7 +48,7 @@ test("track: a chunked upload through the queue, with upstream 503/429: every ro
 
 test("pipelines: the same chunk queued twice, and a re-run of the upload: nothing sent twice", async () => {
   await reset();
-  const w = await worker(secretsFor("pipelines", sb.url));
+  const w = await worker(secretsFor("pipelines", fixture.sb.url));
   const body = peopleCsv(300);
   const sha = [...new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(body)))].map((b) => b.toString(16).padStart(2, "0")).join("");
   const q = { kind: "people", queue: "1", chunk: "0", source: "twice" };
@@ -69,7 +57,7 @@ test("pipelines: the same chunk queued twice, and a re-run of the upload: nothin
   assert.equal(b.status, 202, b.text);
   const job = await waitFinished(w, "twice", 1);
   assert.equal(job.sent, 300);
-  let sum = await sandboxJson(sb, "/__sandbox/summary");
+  let sum = await sandboxJson(fixture.sb, "/__sandbox/summary");
   assert.equal(sum.pipelines.people, 300);
   assert.equal(sum.requests, 1, "one Customer.io request: the second delivery was answered from the ledger");
   // Once done, the same chunk is answered at once from the ledger, without queueing.
@@ -80,24 +68,23 @@ test("pipelines: the same chunk queued twice, and a re-run of the upload: nothin
   const csv = eventsCsv(2000);
   const first = await importVia({ url: w.url, token: TOKEN, file: new Blob([csv]), kind: "events", queue: true, chunkBytes: 24 * 1024, pollMs: 200 });
   assert.equal(first.sent, 2000);
-  const before = (await sandboxJson(sb, "/__sandbox/summary")).requests;
+  const before = (await sandboxJson(fixture.sb, "/__sandbox/summary")).requests;
   const again = await importVia({ url: w.url, token: TOKEN, file: new Blob([csv]), kind: "events", queue: true, chunkBytes: 24 * 1024, pollMs: 200 });
   assert.equal(again.sent, 2000);
   assert.equal(again.chunksQueued, 0, "every chunk was answered from the ledger");
-  sum = await sandboxJson(sb, "/__sandbox/summary");
+  sum = await sandboxJson(fixture.sb, "/__sandbox/summary");
   assert.equal(sum.requests, before);
   assert.equal(sum.pipelines.duplicateMessages, 0);
 });
 
 test("queue mode: refused keys mark the chunk failed (E_UPSTREAM_AUTH); missing bindings and Content-Length are errors", async () => {
   await reset();
-  const w = await worker(secretsFor("track", sb.url, { CIO_TRACK_API_KEY: "revoked" }));
+  const w = await worker(secretsFor("track", fixture.sb.url, { CIO_TRACK_API_KEY: "revoked" }));
   await assert.rejects(
     importVia({ url: w.url, token: TOKEN, file: new Blob([peopleCsv(50)]), kind: "people", queue: true, pollMs: 100 }),
     (e) => e.code === "E_UPSTREAM_AUTH" && e.summary.job.states.failed === 1,
   );
-  const plain = await startWorker({ bindings: secretsFor("track", sb.url) });
-  started.push(plain);
+  const plain = await worker(secretsFor("track", fixture.sb.url), { queue: false });
   let r = await postImport(plain.url, { kind: "people", queue: "1", chunk: "0", source: "x" }, peopleCsv(2));
   assert.equal(r.status, 500);
   assert.equal(r.json.error.code, "E_CONFIG");
