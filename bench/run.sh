@@ -74,5 +74,18 @@ if [ "${CALLGRIND:-1}" = 1 ] && command -v valgrind > /dev/null; then
   done
 fi
 
+# Part 2 (needs the npm package built into dist/pkg by `make build`): the delivery comparison and the wasm core
+# against native and JavaScript pipelines. PART2=0 skips it.
+if [ "${PART2:-1}" = 1 ]; then
+  if [ -f "${CIO_PKG:-dist/pkg}/node.js" ]; then
+    echo "== part 2: delivery and wasm (bench/js)"
+    (cd bench/js && npm ci --no-audit --no-fund --loglevel=error)
+    node bench/js/run.mjs
+  else
+    echo "== part 2 skipped: no built package at ${CIO_PKG:-dist/pkg} (run make build)"
+    rm -f "$OUT/part2.jsonl"
+  fi
+fi
+
 python3 bench/report.py "$JSONL" bench/RESULTS.md
 echo "== wrote bench/RESULTS.md"
