@@ -5,7 +5,7 @@ export PATH := $(TOOLS)/bin:$(HOME)/.cargo/bin:$(PATH)
 CARGO ?= cargo
 WASM_TARGET := wasm32-unknown-unknown
 
-.PHONY: setup test fmt-check clippy test-native build-wasm build test-js test-e2e test-worker demo bench fuzz clean
+.PHONY: setup test fmt-check clippy test-native build-wasm build test-js test-e2e test-worker worker-dry-run demo bench fuzz clean inspect
 
 setup:
 	bash scripts/ci/setup.sh
@@ -37,3 +37,22 @@ bench:
 
 fuzz:
 	bash scripts/ci/fuzz.sh $(FUZZ_SECONDS)
+
+## Dry-run one file through the native core: make inspect FILE=samples/people.csv KIND=people API=track
+FILE ?= samples/people.csv
+KIND ?= people
+API ?= track
+inspect:
+	$(CARGO) run --quiet --release --example inspect -- $(FILE) --kind $(KIND) --api $(API); test $$? -le 1
+
+## The Cloudflare Worker (worker/) in workerd through Miniflare, against the sandbox, and its bundle
+## (`wrangler deploy --dry-run`). Builds dist/pkg first when it is missing or older than src/ or js/.
+test-worker:
+	@test -x node_modules/.bin/wrangler || npm ci --no-audit --no-fund --loglevel=error
+	@if [ ! -f dist/pkg/workerd.js ] || [ -n "$$(find src js Cargo.toml Cargo.lock -newer dist/pkg/workerd.js ! -name via.mjs -print -quit 2>/dev/null)" ]; then \
+	  bash scripts/build.sh; fi
+	node --test --test-concurrency=1 tests/worker/
+
+## Bundle the Worker as `wrangler deploy` would, without deploying (needs dist/pkg: `make build`).
+worker-dry-run:
+	WRANGLER_SEND_METRICS=false node_modules/.bin/wrangler deploy --dry-run --outdir "$(CURDIR)/dist/worker" -c worker/wrangler.toml

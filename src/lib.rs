@@ -24,7 +24,7 @@ pub mod timestamp;
 pub mod validate;
 
 #[cfg(target_arch = "wasm32")]
-mod wasm;
+pub mod wasm;
 
 pub use batch::{Batch, Packer, PackerConfig, RowRef};
 pub use csv_input::{CsvOptions, CsvReader, Dialect, Encoding, Record};

@@ -431,17 +431,18 @@ impl TypeSample {
         if n == 0 {
             return (ValueType::String, None);
         }
-        if looks_like_date(norm_header) {
-            if let Some(d) = self.dates.detect() {
-                let numeric = matches!(
-                    d.format,
-                    TimestampFormat::UnixSeconds | TimestampFormat::UnixMillis | TimestampFormat::UnixMicros
-                );
-                // Most values are dates: the column is a date column, and a value that is not a date is an
-                // error to fix (a date attribute sent as text would break segments on it).
-                if d.parse_ratio >= 0.8 && (!numeric || self.ints == n) {
-                    return (ValueType::Date, Some(d));
-                }
+        if let Some(d) = self.dates.detect() {
+            let numeric = matches!(
+                d.format,
+                TimestampFormat::UnixSeconds | TimestampFormat::UnixMillis | TimestampFormat::UnixMicros
+            );
+            // A date-like header whose values are mostly dates is a date column, and a value that is not a date
+            // is an error to fix (a date attribute sent as text would break segments on it). Written dates
+            // (`2023-01-05T10:00:00Z`) make a date column whatever the header; plain numbers need the header's hint.
+            let by_header = looks_like_date(norm_header) && d.parse_ratio >= 0.8 && (!numeric || self.ints == n);
+            let by_values = !numeric && d.parse_ratio >= 0.95 && self.ints + self.floats == 0;
+            if by_header || by_values {
+                return (ValueType::Date, Some(d));
             }
         }
         if looks_like_code(norm_header) || self.leading_zero {
@@ -779,10 +780,10 @@ mod tests {
 
     #[test]
     fn infers_types_from_the_sample() {
-        let headers = h(&["id", "age", "score", "vip", "zip", "note", "price"]);
+        let headers = h(&["id", "age", "score", "vip", "zip", "note", "price", "signed_up"]);
         let rows = [
-            ["1", "31", "2.5", "true", "02134", "x", "1,5"],
-            ["2", "", "3", "FALSE", "10001", "12", "2"],
+            ["1", "31", "2.5", "true", "02134", "x", "1,5", "2023-01-05T10:00:00Z"],
+            ["2", "", "3", "FALSE", "10001", "12", "2", "2023-02-01"],
         ];
         let sample: Vec<Record> = rows
             .iter()
@@ -795,7 +796,10 @@ mod tests {
         let (m, _) = resolve(Kind::People, &headers, &sample, &MappingOptions::default(), true).unwrap();
         let types: Vec<ValueType> = m.columns.iter().map(|c| c.ty).collect();
         use ValueType::*;
-        assert_eq!(types, vec![String, Integer, Float, Boolean, String, String, Float]);
+        assert_eq!(
+            types,
+            vec![String, Integer, Float, Boolean, String, String, Float, Date]
+        );
     }
 
     #[test]

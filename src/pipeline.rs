@@ -192,6 +192,8 @@ pub struct Inspection {
     pub mapping_error: Option<String>,
     /// The first records, as read.
     pub preview: Vec<Vec<String>>,
+    /// The first payload items, exactly as they will be sent.
+    pub preview_payloads: Vec<serde_json::Value>,
     /// Header and mapping issues.
     pub file_issues: Vec<Issue>,
 }
@@ -209,6 +211,7 @@ struct Running {
 }
 
 const PREVIEW_ROWS: usize = 20;
+const PREVIEW_PAYLOADS: usize = 5;
 const MAX_BUFFERED_ISSUES: usize = 100_000;
 const MAX_READER_BUFFER: usize = 1 << 20;
 
@@ -232,6 +235,10 @@ pub struct Importer {
     preview: Vec<Vec<String>>,
     payloads: Vec<u8>,
     last_record: u64,
+    /// The first record that failed to deliver: the checkpoint stays below it, so a resume sends it again.
+    first_failed: Option<u64>,
+    /// The first payloads, for previews.
+    preview_payloads: Vec<serde_json::Value>,
     input_done: bool,
     read_end: bool,
     closed: bool,
@@ -353,6 +360,8 @@ impl Importer {
             preview: Vec::new(),
             payloads: Vec::new(),
             last_record: 0,
+            first_failed: None,
+            preview_payloads: Vec::new(),
             input_done: false,
             read_end: false,
             closed: false,
@@ -586,6 +595,11 @@ impl Importer {
             self.summary.warnings += u64::from(self.row.warned);
             self.summary.campaign_window += u64::from(self.row.in_campaign_window);
             self.summary.older_than_30_days += u64::from(self.row.older_than_30_days);
+            if self.preview_payloads.len() < PREVIEW_PAYLOADS {
+                if let Ok(v) = serde_json::from_slice(&self.item) {
+                    self.preview_payloads.push(v);
+                }
+            }
             if self.opts.keep_payloads {
                 self.payloads.extend_from_slice(&self.item);
                 self.payloads.push(b'\n');
@@ -720,6 +734,7 @@ impl Importer {
                 }
                 RowOutcome::Failed(r) => {
                     self.summary.failed += 1;
+                    self.first_failed = Some(self.first_failed.map_or(row.record, |f| f.min(row.record)));
                     (IssueCode::DeliveryFailed, r)
                 }
             };
@@ -750,12 +765,19 @@ impl Importer {
             s.retries = retries;
             s.bisections = bisections;
         }
-        s.checkpoint = self.inflight.keys().next().map_or(self.last_record, |first| first - 1);
+        let unsettled = self
+            .inflight
+            .keys()
+            .next()
+            .copied()
+            .into_iter()
+            .chain(self.first_failed);
+        s.checkpoint = unsettled.min().map_or(self.last_record, |first| first - 1);
         s
     }
 
-    /// The run-stopping error from the API, if any (`E_AUTH`).
-    pub fn fatal(&self) -> Option<String> {
+    /// The run-stopping error from the API, if any: (`E_AUTH` or `E_NETWORK`, message).
+    pub fn fatal(&self) -> Option<(&'static str, String)> {
         self.sender.as_ref().and_then(|s| s.fatal()).map(|f| match f {
             crate::sender::Fatal::Auth { status, message } => {
                 let m = if message.is_empty() {
@@ -763,8 +785,9 @@ impl Importer {
                 } else {
                     format!(": {message}")
                 };
-                format!("the api refused the credentials ({status}){m}")
+                ("E_AUTH", format!("the api refused the credentials ({status}){m}"))
             }
+            crate::sender::Fatal::Unreachable { message } => ("E_NETWORK", format!("cannot reach the api: {message}")),
         })
     }
 
@@ -810,6 +833,7 @@ impl Importer {
             mapping,
             mapping_error,
             preview: self.preview.clone(),
+            preview_payloads: self.preview_payloads.clone(),
             file_issues: if self.file_issues.is_empty() {
                 self.reader.header_issues().to_vec()
             } else {

@@ -65,6 +65,9 @@ pub struct SenderConfig {
     pub retry_budget_ms: f64,
     /// Seed of the jitter generator.
     pub seed: u64,
+    /// Consecutive network errors, before any HTTP answer at all, after which the api counts as unreachable
+    /// and the run stops (default [`UNREACHABLE_AFTER`]; `u32::MAX` never).
+    pub unreachable_after: u32,
 }
 
 impl SenderConfig {
@@ -82,6 +85,7 @@ impl SenderConfig {
             max_retry_after_ms: 300_000.0,
             retry_budget_ms: 15.0 * 60_000.0,
             seed: 0,
+            unreachable_after: UNREACHABLE_AFTER,
         }
     }
 
@@ -111,6 +115,7 @@ impl SenderConfig {
             max_retry_after_ms: time(self.max_retry_after_ms, d.max_retry_after_ms),
             retry_budget_ms: time(self.retry_budget_ms, d.retry_budget_ms),
             seed: self.seed,
+            unreachable_after: self.unreachable_after.max(1),
         }
     }
 }
@@ -180,7 +185,16 @@ pub enum Fatal {
         /// What the API said, if anything.
         message: String,
     },
+    /// The first requests all failed without an HTTP answer (the host is unreachable, or a browser refused
+    /// the call: CORS). Nothing more is sent.
+    Unreachable {
+        /// The last network error.
+        message: String,
+    },
 }
+
+/// Consecutive network errors, before any HTTP answer at all, that make the API unreachable.
+pub const UNREACHABLE_AFTER: u32 = 3;
 
 /// Counters for progress and the summary.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
@@ -261,6 +275,10 @@ pub struct Sender {
     stopped: bool,
     /// "the api refused the credentials (401)", once fatal.
     fatal_note: String,
+    /// An HTTP answer (any status) has come back: the host is reachable.
+    answered: bool,
+    /// Network errors so far, while nothing has answered.
+    unanswered_errors: u32,
     outcomes: Vec<(RowRef, RowOutcome)>,
     /// Rows from `window_start` on that are not yet part of the settled prefix.
     window: std::collections::VecDeque<(RowRef, Slot)>,
@@ -288,6 +306,8 @@ impl Sender {
             fatal: None,
             stopped: false,
             fatal_note: String::new(),
+            answered: false,
+            unanswered_errors: 0,
             outcomes: Vec::new(),
             window: Default::default(),
             window_start: 0,
@@ -400,6 +420,7 @@ impl Sender {
             return;
         };
         let status = response.status;
+        self.answered = true;
         match status {
             207 => match parse_207(&response.body) {
                 Some(errors) => {
@@ -429,14 +450,8 @@ impl Sender {
             401 | 403 => {
                 let message = error_message(&response.body);
                 if self.fatal.is_none() {
-                    self.fatal = Some(Fatal::Auth { status, message });
-                    self.stopped = true;
-                    self.fatal_note = format!("the api refused the credentials ({status})");
-                    let note = format!("not sent: {}", self.fatal_note);
-                    let queued = std::mem::take(&mut self.queue);
-                    for (_, q) in queued {
-                        self.settle_all(&q, RowOutcome::Failed(note.clone()), true);
-                    }
+                    let note = format!("the api refused the credentials ({status})");
+                    self.stop_fatal(Fatal::Auth { status, message }, note);
                 }
                 let note = format!("not sent: the api refused the credentials ({status})");
                 self.settle_all(&job, RowOutcome::Failed(note), true);
@@ -476,7 +491,28 @@ impl Sender {
         } else {
             format!("network error: {m}")
         };
+        if !self.answered && self.fatal.is_none() {
+            self.unanswered_errors += 1;
+            if self.unanswered_errors >= self.config.unreachable_after.max(1) {
+                let note = format!("cannot reach the api ({error})");
+                self.stop_fatal(Fatal::Unreachable { message: error.clone() }, note.clone());
+                self.settle_all(&job, RowOutcome::Failed(format!("not sent: {note}")), true);
+                return;
+            }
+        }
         self.retry(job, now, error, None, false);
+    }
+
+    /// Stop for good: queued rows (and rows enqueued later) fail with `not sent: <note>`.
+    fn stop_fatal(&mut self, fatal: Fatal, note: String) {
+        self.fatal = Some(fatal);
+        self.stopped = true;
+        self.fatal_note = note;
+        let failed = format!("not sent: {}", self.fatal_note);
+        let queued = std::mem::take(&mut self.queue);
+        for (_, q) in queued {
+            self.settle_all(&q, RowOutcome::Failed(failed.clone()), true);
+        }
     }
 
     /// Row outcomes settled since the last call, in no particular order.

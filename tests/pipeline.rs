@@ -408,4 +408,53 @@ fn api_rejections_and_auth_errors_are_accounted() {
     assert_eq!(out.bodies.len(), 4, "nothing more is sent after a 401");
     assert_eq!((out.summary.failed, out.summary.sent), (200, 0));
     assert!(out.summary.adds_up());
+    assert_eq!(out.summary.checkpoint, 0, "a resume must send the failed rows again");
+}
+
+#[test]
+fn cancel_settles_every_row_and_keeps_the_checkpoint_below_the_unsent() {
+    use cio_backfill::pipeline::{Importer, Step};
+    let mut o = opts(Track, Kind::People);
+    o.batch_bytes = Some(1_000);
+    let mut imp = Importer::new(o).unwrap();
+    let rows: String = (1..=300).map(|i| format!("{i},plan{i}\n")).collect();
+    imp.push(format!("id,plan\n{rows}").as_bytes()).unwrap();
+    imp.finish().unwrap();
+    // Answer the first request, then cancel while the rest are queued or in flight.
+    let mut sent = Vec::new();
+    while let Step::Send(r) = imp.poll(NOW) {
+        sent.push(r);
+    }
+    let first = sent.remove(0);
+    imp.on_response(
+        first.id,
+        NOW,
+        Response {
+            status: 200,
+            retry_after: None,
+            body: b"{}".to_vec(),
+        },
+    );
+    imp.cancel("cancelled");
+    for r in sent {
+        imp.on_response(
+            r.id,
+            NOW,
+            Response {
+                status: 200,
+                retry_after: None,
+                body: b"{}".to_vec(),
+            },
+        );
+    }
+    assert_eq!(imp.poll(NOW), Step::Done);
+    let s = imp.summary();
+    assert!(s.adds_up(), "{s:?}");
+    assert!(s.sent > 0 && s.failed > 0 && s.pending == 0, "{s:?}");
+    assert!(s.checkpoint < s.rows && s.checkpoint >= s.sent.min(1), "{s:?}");
+    let csv = String::from_utf8(imp.take_rejected_csv()).unwrap();
+    assert_eq!(
+        csv.lines().filter(|l| l.ends_with(",failed,cancelled")).count() as u64,
+        s.failed
+    );
 }

@@ -633,16 +633,17 @@ fn budget_and_attempts_exhaustion_fail_rows() {
         );
     }
 
+    // (Two attempts: a third network error with no answer ever would make the api unreachable instead.)
     let mut s = Sender::new(SenderConfig {
-        max_attempts: 3,
+        max_attempts: 2,
         ..config(Api::TrackV2)
     });
     let run = drive(&mut s, batches(0..1, 1), 5.0, |_, _| Reply::Net("connection reset"));
-    assert_eq!(run.sent.len(), 3);
-    assert_eq!(s.stats().retries, 2);
+    assert_eq!(run.sent.len(), 2);
+    assert_eq!(s.stats().retries, 1);
     assert_eq!(
         run.only(row(0)),
-        &RowOutcome::Failed("network error: connection reset, after 3 attempts".into())
+        &RowOutcome::Failed("network error: connection reset, after 2 attempts".into())
     );
 
     // a Retry-After beyond the budget fails at once
@@ -885,4 +886,101 @@ mod arbitrary_inputs {
             prop_assert_eq!((st.in_flight, st.queued), (0, 0));
         }
     }
+}
+
+#[test]
+fn an_api_that_never_answers_is_unreachable_after_three_network_errors() {
+    use cio_backfill::batch::{Packer, PackerConfig, RowRef};
+    use cio_backfill::sender::{Action, Api, Fatal, RowOutcome, Sender, SenderConfig, UNREACHABLE_AFTER};
+    let mut s = Sender::new(SenderConfig::new(Api::Pipelines));
+    let mut p = Packer::new(PackerConfig::batch_envelope(100));
+    let mut batches = 0;
+    for i in 0..40u64 {
+        if let Some(b) = p
+            .push(
+                br#"{"a":1}"#,
+                RowRef {
+                    record: i + 1,
+                    line: i + 2,
+                },
+            )
+            .unwrap()
+        {
+            s.enqueue(b);
+            batches += 1;
+        }
+    }
+    s.enqueue(p.flush().unwrap());
+    s.close();
+    assert!(batches >= 3);
+    let mut now = 0.0;
+    let mut errors = 0;
+    loop {
+        match s.poll(now) {
+            Action::Send(r) => {
+                errors += 1;
+                s.on_network_error(r.id, now, "Failed to fetch");
+            }
+            Action::WaitUntil(t) => now = t,
+            Action::Done => break,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(errors, UNREACHABLE_AFTER);
+    assert!(matches!(s.fatal(), Some(Fatal::Unreachable { message }) if message.contains("Failed to fetch")));
+    let outcomes = s.take_outcomes();
+    assert_eq!(outcomes.len(), 40);
+    assert!(outcomes
+        .iter()
+        .all(|(_, o)| matches!(o, RowOutcome::Failed(m) if m.starts_with("not sent: cannot reach the api"))));
+}
+
+#[test]
+fn network_errors_after_an_answer_are_retried_not_fatal() {
+    use cio_backfill::batch::{Packer, PackerConfig, RowRef};
+    use cio_backfill::sender::{Action, Api, Response, RowOutcome, Sender, SenderConfig};
+    let mut s = Sender::new(SenderConfig::new(Api::TrackV2));
+    let mut p = Packer::new(PackerConfig::batch_envelope(1000));
+    p.push(b"{}", RowRef { record: 1, line: 2 }).unwrap();
+    s.enqueue(p.flush().unwrap());
+    p.push(b"{}", RowRef { record: 2, line: 3 }).unwrap();
+    s.enqueue(p.flush().unwrap());
+    s.close();
+    let mut now = 0.0;
+    let mut n = 0;
+    loop {
+        match s.poll(now) {
+            Action::Send(r) => {
+                n += 1;
+                if n == 1 {
+                    s.on_response(
+                        r.id,
+                        now,
+                        Response {
+                            status: 200,
+                            retry_after: None,
+                            body: b"{}".to_vec(),
+                        },
+                    );
+                } else if n < 6 {
+                    s.on_network_error(r.id, now, "connection reset");
+                } else {
+                    s.on_response(
+                        r.id,
+                        now,
+                        Response {
+                            status: 200,
+                            retry_after: None,
+                            body: b"{}".to_vec(),
+                        },
+                    );
+                }
+            }
+            Action::WaitUntil(t) => now = t,
+            Action::Done => break,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert!(s.fatal().is_none());
+    assert!(s.take_outcomes().iter().all(|(_, o)| *o == RowOutcome::Sent));
 }

@@ -411,6 +411,9 @@ proptest! {
             seed,
             max_attempts: 40,
             retry_budget_ms: f64::INFINITY,
+            // The simulated api drops connections at random from the first request on; an unreachable
+            // host (all first requests unanswered) is tested in tests/sender.rs.
+            unreachable_after: u32::MAX,
             ..SenderConfig::new(api_of(track))
         };
         let faults = Faults { p_5xx, p_429, burst_429_ms, p_drop_before, p_drop_after, p_bad_row,
@@ -433,7 +436,7 @@ proptest! {
         per in 1usize..50,
     ) {
         // with the default attempts and budget, rows may fail, but each still ends exactly once
-        let config = SenderConfig { seed, ..SenderConfig::new(api_of(track)) };
+        let config = SenderConfig { seed, unreachable_after: u32::MAX, ..SenderConfig::new(api_of(track)) };
         let faults = Faults { p_5xx, p_drop_after, p_429: 0.01, burst_429_ms: 2000.0, p_bad_row: 0.02,
             ..Faults::none() };
         let trace = simulate(config.clone(), faults, rows, per, seed);
@@ -469,7 +472,7 @@ proptest! {
         rows in 1u64..300,
         per in 1usize..20,
     ) {
-        let config = SenderConfig { seed, ..SenderConfig::new(api_of(track)) };
+        let config = SenderConfig { seed, unreachable_after: u32::MAX, ..SenderConfig::new(api_of(track)) };
         let faults = Faults { auth_fail_at: Some(at), p_5xx, ..Faults::none() };
         let trace = simulate(config.clone(), faults, rows, per, seed);
         check(&trace, &config, rows, false);
@@ -483,6 +486,7 @@ proptest! {
 fn simulation_is_deterministic() {
     let config = SenderConfig {
         seed: 42,
+        unreachable_after: u32::MAX,
         ..SenderConfig::new(Api::TrackV2)
     };
     let faults = Faults {

@@ -4,6 +4,8 @@
 mod importer;
 mod transport;
 
+pub use importer::Importer;
+
 use wasm_bindgen::prelude::*;
 
 /// A JS `Error` with a stable `code` property (`E_CONFIG`, `E_CSV`, `E_MAPPING`, `E_AUTH`, `E_NETWORK`, `E_ABORTED`).

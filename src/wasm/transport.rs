@@ -21,6 +21,8 @@ extern "C" {
     fn global_fetch(url: &str, init: &JsValue) -> Promise;
     #[wasm_bindgen(js_name = setTimeout)]
     fn set_timeout(cb: &Function, ms: f64) -> JsValue;
+    #[wasm_bindgen(js_name = clearTimeout)]
+    fn clear_timeout(handle: &JsValue);
     #[wasm_bindgen(js_name = btoa, catch)]
     fn btoa(s: &str) -> Result<String, JsValue>;
 }
@@ -190,11 +192,23 @@ enum Event {
 
 async fn fetch_once(endpoint: &Endpoint, body: &[u8]) -> Result<Response, String> {
     let controller = web_sys::AbortController::new().map_err(|_| "abortcontroller is not available".to_string())?;
-    let timeout = {
+    let on_timeout = {
         let c = controller.clone();
-        Closure::once_into_js(move || c.abort())
+        Closure::once(move || c.abort())
     };
-    set_timeout(timeout.unchecked_ref(), REQUEST_TIMEOUT_MS);
+    let timer = set_timeout(on_timeout.as_ref().unchecked_ref(), REQUEST_TIMEOUT_MS);
+    // The timer is cleared when the answer is in (or failed): a pending 60-second timer would keep Node alive.
+    let result = fetch_answer(endpoint, body, &controller).await;
+    clear_timeout(&timer);
+    drop(on_timeout);
+    result
+}
+
+async fn fetch_answer(
+    endpoint: &Endpoint,
+    body: &[u8],
+    controller: &web_sys::AbortController,
+) -> Result<Response, String> {
     let init = endpoint.init(body, &controller.signal()).map_err(describe)?;
     let resp: web_sys::Response = JsFuture::from(global_fetch(&endpoint.url, &init))
         .await
@@ -350,14 +364,17 @@ pub(crate) async fn run(
         match ev {
             Event::Chunk(Ok(Some(bytes))) => {
                 reading = false;
-                if let Err(e) = core.borrow_mut().push(&bytes) {
+                // Bind the result first: a temporary `borrow_mut()` in the `if let` would live through the block.
+                let pushed = core.borrow_mut().push(&bytes);
+                if let Err(e) = pushed {
                     let _ = reader.cancel();
                     return Err(with_summary(js_error(e.code(), e.message()), &core.borrow()));
                 }
             }
             Event::Chunk(Ok(None)) => {
                 reading = false;
-                if let Err(e) = core.borrow_mut().finish() {
+                let finished = core.borrow_mut().finish();
+                if let Err(e) = finished {
                     return Err(with_summary(js_error(e.code(), e.message()), &core.borrow()));
                 }
             }
@@ -391,17 +408,17 @@ pub(crate) async fn run(
         if let Some(f) = &on_progress {
             if now - last_progress >= 100.0 {
                 last_progress = now;
-                report(f, &core.borrow(), now - started)?;
+                report(f, &core, now - started)?;
             }
         }
     }
     let _ = reader.cancel();
-    let c = core.borrow();
     if let Some(f) = &on_progress {
-        report(f, &c, js_sys::Date::now() - started)?;
+        report(f, &core, js_sys::Date::now() - started)?;
     }
-    if let Some(fatal) = c.fatal() {
-        return Err(with_summary(js_error("E_AUTH", &fatal), &c));
+    let c = core.borrow();
+    if let Some((code, message)) = c.fatal() {
+        return Err(with_summary(js_error(code, &message), &c));
     }
     if aborted {
         return Err(with_summary(js_error("E_ABORTED", "the import was cancelled"), &c));
@@ -409,12 +426,17 @@ pub(crate) async fn run(
     to_js(&c.summary())
 }
 
-fn report(f: &Function, core: &Core, elapsed_ms: f64) -> Result<(), JsValue> {
-    let s = core.summary();
+/// Call `onProgress` with the summary so far. The core is not borrowed while the callback runs, so the callback
+/// may call the importer (`takeRejectedCsv`, `takeIssues`, `takePayloads`, `summary`).
+fn report(f: &Function, core: &RefCell<Core>, elapsed_ms: f64) -> Result<(), JsValue> {
+    let (s, bytes_read) = {
+        let c = core.borrow();
+        (c.summary(), c.bytes_read())
+    };
     let p = to_js(&s)?;
     let secs = (elapsed_ms / 1000.0).max(0.001);
     let settled = s.sent + s.api_rejected + s.failed + s.rejected;
-    Reflect::set(&p, &"bytesRead".into(), &(core.bytes_read() as f64).into())?;
+    Reflect::set(&p, &"bytesRead".into(), &(bytes_read as f64).into())?;
     Reflect::set(&p, &"rowsPerSec".into(), &(settled as f64 / secs).into())?;
     Reflect::set(&p, &"elapsedMs".into(), &elapsed_ms.into())?;
     f.call1(&JsValue::NULL, &p)?;
