@@ -204,7 +204,17 @@ if p2:
     wire = [r for r in p2 if r["group"] == "wire"]
     w("| client | server | events sent | wall time | requests | minimum | requests / minimum | events delivered | refused (413) | largest body | peak RSS | load |")
     w("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for r in wire + [r for r in p2 if r["group"] == "sandbox"]:
+    # Repeated configurations: show the median run (by wall time) and say how many runs it is the median of.
+    shown = []
+    for tool in dict.fromkeys(r["tool"] for r in wire):
+        g = sorted([r for r in wire if r["tool"] == tool], key=lambda r: r["secs"])
+        m = dict(g[(len(g) - 1) // 2])
+        if len(g) > 1:
+            m["tool"] = f"{tool} — median of {len(g)} runs ({g[0]['secs']:.1f}–{g[-1]['secs']:.1f} s)"
+            m["_base"] = tool
+        shown.append(m)
+    wire = [dict(r, tool=r.get("_base", r["tool"])) for r in shown]
+    for r in shown + [r for r in p2 if r["group"] == "sandbox"]:
         mn = r.get("minRequests")
         ratio = f"{r['requests'] / mn:.3f}" if mn else "–"
         w(f"| {r['tool']} | {r['server']} | {r['rows']:,} | {r['secs']:.2f} s | {r['requests']:,} | "

@@ -77,6 +77,10 @@ fi
 # Part 2 (needs the npm package built into dist/pkg by `make build`): the delivery comparison and the wasm core
 # against native and JavaScript pipelines. PART2=0 skips it.
 if [ "${PART2:-1}" = 1 ]; then
+  if [ ! -f "${CIO_PKG:-dist/pkg}/node.js" ] && [ -z "${CIO_PKG:-}" ]; then
+    echo "== building the npm package (scripts/build.sh)"
+    bash scripts/build.sh || echo "(the package could not be built: make setup installs its tools)"
+  fi
   if [ -f "${CIO_PKG:-dist/pkg}/node.js" ]; then
     echo "== part 2: delivery and wasm (bench/js)"
     (cd bench/js && npm ci --no-audit --no-fund --loglevel=error)

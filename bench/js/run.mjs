@@ -87,11 +87,14 @@ await gen(CDP_ROWS);
 const big = data(WIRE_ROWS);
 const small = data(CDP_ROWS);
 
-console.error(`== wire: ${WIRE_ROWS} events to the instant sink`);
-await wire("wire", "cio-backfill (track, --rate 1000)", "sink", WIRE_ROWS, cli(big, ["--api", "track", "--rate", "1000"]));
+const WIRE_RUNS = Number(process.env.WIRE_RUNS || 3);
+console.error(`== wire: ${WIRE_ROWS} events to the instant sink (the two Track clients ${WIRE_RUNS} times, interleaved)`);
+for (let run = 1; run <= WIRE_RUNS; run++) {
+  await wire("wire", "cio-backfill (track, --rate 1000)", "sink", WIRE_ROWS, cli(big, ["--api", "track", "--rate", "1000"]), { run });
+  await wire("wire", "customerio-node TrackClient.batch(1000)", "sink", WIRE_ROWS, cioNode(big), { run });
+}
 await wire("wire", "cio-backfill (track, defaults: 100 req/s)", "sink", WIRE_ROWS, cli(big, ["--api", "track"]));
 await wire("wire", "cio-backfill (pipelines, defaults: 1000 req/s)", "sink", WIRE_ROWS, cli(big, ["--api", "pipelines"]));
-await wire("wire", "customerio-node TrackClient.batch(1000)", "sink", WIRE_ROWS, cioNode(big));
 console.error(`== wire: cdp-analytics-node on ${CDP_ROWS} events (too slow for ${WIRE_ROWS})`);
 await wire("wire", "cdp-analytics-node (defaults)", "sink", CDP_ROWS, cdp(small));
 await wire("wire", "cdp-analytics-node (maxEventsInBatch 5000)", "sink", CDP_ROWS, cdp(small, ["--max-events", "5000"]));
