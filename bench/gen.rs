@@ -240,7 +240,11 @@ fn event_row(rng: &mut Rng, n: u64, out: &mut Vec<u8>) {
     let bad = if rng.chance(50) { 1 + rng.below(6) } else { 0 };
     let bad = if clean() { 0 } else { bad };
     // Odd cells that are sent as text (after the 1000-row type sample, so the column stays numeric).
-    let odd = if n > 1000 && rng.chance(5) && !clean() { 1 + rng.below(2) } else { 0 };
+    let odd = if n > 1000 && rng.chance(5) && !clean() {
+        1 + rng.below(2)
+    } else {
+        0
+    };
     let user = 1 + rng.below(2_000_000);
     if bad != 1 {
         write!(out, "u{user}").unwrap();
@@ -306,7 +310,11 @@ fn people_row(rng: &mut Rng, n: u64, out: &mut Vec<u8>) {
     let bad = if clean() { 0 } else { bad };
     // Odd cells that are sent as text (after the 1000-row type sample): an email without @, a bad date, a word
     // for a number.
-    let odd = if n > 1000 && rng.chance(5) && !clean() { 1 + rng.below(3) } else { 0 };
+    let odd = if n > 1000 && rng.chance(5) && !clean() {
+        1 + rng.below(3)
+    } else {
+        0
+    };
     if bad == 2 {
         out.extend_from_slice("x".repeat(151).as_bytes());
     } else if bad != 1 {
