@@ -239,6 +239,11 @@ if p2:
     if ours and ours.get("minRequests"):
         w(f"- Requests: cio-backfill {ours['requests']:,} for a minimum of {ours['minRequests']:,} "
           f"({(ours['requests'] / ours['minRequests'] - 1) * 100:.1f}% above; goal: within 5%).")
+    pip = find("cio-backfill (pipelines, defaults: 1000 req/s)")
+    if pip and pip.get("bytes"):
+        own = -(-pip["bytes"] // 475_000)
+        w(f"- Pipelines: {pip['requests']:,} requests for a minimum of {pip['minRequests']:,} at 500,000 bytes; its default "
+          f"batch limit is 475,000 bytes (5% under the API's limit), for which the minimum is {own:,}.")
     big = find("cdp-analytics-node (maxEventsInBatch 5000)")
     if big:
         w(f"- cdp-analytics-node with `maxEventsInBatch: 5000`: largest body {big['largestBody']:,} bytes; "
