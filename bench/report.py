@@ -59,13 +59,15 @@ def med(rs, k):
 
 out = []
 w = out.append
+goals = []  # (goal, measured, met)
 w("# Benchmark results")
 w("")
 w("Written by `make bench` (`bench/run.sh` → `bench/report.py`); every number below is from one run of it.")
 w("")
 w("| | |")
 w("|---|---|")
-w(f"| date | {datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')} |")
+w(f"| date | run started {os.environ.get('BENCH_STARTED', '?')}, report written "
+  f"{datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')} |")
 w(f"| CPU | {cpu()} |")
 w(f"| cores | {os.cpu_count()} (shared with other work: see the load averages) |")
 w(f"| RAM | {mem_gib()} |")
@@ -138,6 +140,7 @@ w("")
 if events_core is not None:
     wall, cpu_t = events_core
     ok = "met" if wall >= 100 else "**not met**"
+    goals.append(("native core, events: ≥ 100 MB/s", f"{wall:.1f} MB/s (median wall time)", wall >= 100))
     w(f"Goal: at least 100 MB/s for events (core, Track v2): {wall:.1f} MB/s wall time, {ok} in this run; "
       f"{cpu_t:.1f} MB/s of CPU time (what one uncontended core would do, roughly).")
     w("")
@@ -162,6 +165,7 @@ if memr:
         if max(peaks) > min(peaks) * 1.25 + 1024:
             flat = False
     w("")
+    goals.append(("native core: peak memory flat with file size", "10 / 100 / 300 MB: see the memory table", flat))
     w(f"Peak memory {'is flat' if flat else '**grows**'} with file size "
       "(flat = the largest peak within 25% + 1 MiB of the smallest).")
     w("")
@@ -228,6 +232,9 @@ if p2:
     cion = find("customerio-node TrackClient.batch(1000)")
     cdpd = find("cdp-analytics-node (defaults)")
     if ours and cion:
+        goals.append(("wall time ≥ 5× less than customerio-node (1000 per call)",
+                      f"{cion['secs'] / ours['secs']:.2f}× ({ours['secs']:.1f} s vs {cion['secs']:.1f} s, 1M events)",
+                      cion["secs"] / ours["secs"] >= 5))
         w(f"- Wall time, {ours['rows']:,} events to the sink: cio-backfill {ours['secs']:.2f} s vs customerio-node "
           f"{cion['secs']:.2f} s = **{cion['secs'] / ours['secs']:.2f}× less** (goal: at least 5×).")
     if ours and cdpd:
@@ -237,6 +244,9 @@ if p2:
           f"**extrapolated** linearly to {ours['rows']:,} events: ≈ {per:.0f} s and ≈ {reqs:,.0f} requests "
           f"(≈ {per / ours['secs']:.0f}× our wall time).")
     if ours and ours.get("minRequests"):
+        goals.append(("requests within 5% of the byte-limit minimum (Track)",
+                      f"{ours['requests']:,} vs {ours['minRequests']:,} (+{(ours['requests'] / ours['minRequests'] - 1) * 100:.1f}%)",
+                      ours["requests"] <= ours["minRequests"] * 1.05))
         w(f"- Requests: cio-backfill {ours['requests']:,} for a minimum of {ours['minRequests']:,} "
           f"({(ours['requests'] / ours['minRequests'] - 1) * 100:.1f}% above; goal: within 5%).")
     pip = find("cio-backfill (pipelines, defaults: 1000 req/s)")
@@ -274,8 +284,11 @@ if p2:
         w("")
         js = max((v for k, v in meds.items() if k.startswith("js-")), default=None)
         if "wasm-core" in meds and js:
+            goals.append(("wasm ≥ 3× the fastest JavaScript pipeline", f"{meds['wasm-core'] / js:.2f}×", meds["wasm-core"] / js >= 3))
             w(f"- wasm vs the fastest JavaScript pipeline: **{meds['wasm-core'] / js:.2f}×** (goal: at least 3×).")
         if "wasm-core" in meds and "native-core" in meds:
+            goals.append(("wasm within 2× of native", f"native {meds['native-core'] / meds['wasm-core']:.2f}× faster",
+                          meds["native-core"] / meds["wasm-core"] <= 2))
             w(f"- native vs wasm: native is **{meds['native-core'] / meds['wasm-core']:.2f}×** faster (goal: within 2×).")
         w("")
     mem = [r for r in p2 if r["group"] == "memory"]
@@ -286,6 +299,11 @@ if p2:
         w("|---|" + "---:|" * len([r for r in mem if r["tool"].startswith("wasm")]))
         for tool in ["wasm-core (dry run)", "cio-backfill (track, --rate 1000)"]:
             g = sorted([r for r in mem if r["tool"] == tool], key=lambda r: r["mb"])
+            if g:
+                peaks = [r["peakRssKib"] / 1024 for r in g]
+                goals.append((f"{tool}: peak memory flat as the file grows",
+                              " / ".join(f"{x:.0f}" for x in peaks) + f" MiB at {' / '.join(str(r['mb']) for r in g)} MB",
+                              max(peaks) <= min(peaks) * 1.25))
             w(f"| {tool} | " + " | ".join(f"{r['peakRssKib'] / 1024:.0f} MiB ({r['secs']:.1f} s, load {r['load1']:.2f})" for r in g) + " |")
         w("")
 
@@ -293,5 +311,13 @@ notes = os.path.join(os.path.dirname(os.path.abspath(__file__)), "notes.md")
 if os.path.exists(notes):
     w(open(notes).read().rstrip())
     w("")
+
+if goals:
+    at = out.index("") + 1
+    while out[at] != "":
+        at += 1
+    block = ["", "## Goals (this run)", "", "| goal | measured | |", "|---|---|---|"]
+    block += [f"| {g} | {m} | {'met' if ok else '**not met**'} |" for g, m, ok in goals]
+    out[at:at] = block
 
 open(dst, "w").write("\n".join(out) + "\n")

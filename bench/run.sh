@@ -7,6 +7,7 @@ RUNS=${RUNS:-5}
 MAIN_MB=${MAIN_MB:-100}
 SIZES=${SIZES:-"10 100 300"}
 OUT=bench/out
+export BENCH_STARTED="$(date -u '+%Y-%m-%d %H:%M UTC') (load $(cut -d' ' -f1-3 /proc/loadavg))"
 mkdir -p bench/data "$OUT"
 JSONL="$OUT/native.jsonl"
 : > "$JSONL"
