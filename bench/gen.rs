@@ -1,5 +1,6 @@
 //! Writes realistic, deterministic benchmark CSVs:
-//! `cargo run --release --example bench_gen -- --kind events|people --mb 100 [--seed 42] [--out FILE]`.
+//! `cargo run --release --example bench_gen -- --kind events|people --mb 100 [--seed 42] [--out FILE]`
+//! `[--rows N]` (exactly N data rows instead of a size) `[--clean]` (no bad rows and no odd cells: every row valid).
 //!
 //! Events: user_id, event, timestamp (ISO-8601 Z), plan, amount, currency, coupon, sku, quantity, channel, note
 //! (5–8 properties present per row; the note has occasional quotes and commas).
@@ -10,6 +11,13 @@
 //! row boundary at or past the size.
 
 use std::io::{BufWriter, Write};
+
+/// `--clean`: no bad rows or odd cells.
+static CLEAN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+fn clean() -> bool {
+    CLEAN.load(std::sync::atomic::Ordering::Relaxed)
+}
 
 struct Rng(u64);
 
@@ -230,8 +238,13 @@ fn event_row(rng: &mut Rng, n: u64, out: &mut Vec<u8>) {
     // ~0.5% bad rows (rejected), spread over the kinds of mistake people make: missing id or event name, an
     // event name that is too long, a bad timestamp, a short row.
     let bad = if rng.chance(50) { 1 + rng.below(6) } else { 0 };
+    let bad = if clean() { 0 } else { bad };
     // Odd cells that are sent as text (after the 1000-row type sample, so the column stays numeric).
-    let odd = if n > 1000 && rng.chance(5) { 1 + rng.below(2) } else { 0 };
+    let odd = if n > 1000 && rng.chance(5) && !clean() {
+        1 + rng.below(2)
+    } else {
+        0
+    };
     let user = 1 + rng.below(2_000_000);
     if bad != 1 {
         write!(out, "u{user}").unwrap();
@@ -294,9 +307,14 @@ fn event_row(rng: &mut Rng, n: u64, out: &mut Vec<u8>) {
 fn people_row(rng: &mut Rng, n: u64, out: &mut Vec<u8>) {
     // ~0.5% bad rows (rejected): missing id, an id over 150 bytes, a row with a field too many or too few.
     let bad = if rng.chance(50) { 1 + rng.below(4) } else { 0 };
+    let bad = if clean() { 0 } else { bad };
     // Odd cells that are sent as text (after the 1000-row type sample): an email without @, a bad date, a word
     // for a number.
-    let odd = if n > 1000 && rng.chance(5) { 1 + rng.below(3) } else { 0 };
+    let odd = if n > 1000 && rng.chance(5) && !clean() {
+        1 + rng.below(3)
+    } else {
+        0
+    };
     if bad == 2 {
         out.extend_from_slice("x".repeat(151).as_bytes());
     } else if bad != 1 {
@@ -361,6 +379,7 @@ fn main() {
     let mut mb: f64 = 100.0;
     let mut seed: u64 = 42;
     let mut out_path: Option<String> = None;
+    let mut want_rows: Option<u64> = None;
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -370,6 +389,8 @@ fn main() {
             "--mb" => mb = val().parse().expect("--mb NUMBER"),
             "--seed" => seed = val().parse().expect("--seed NUMBER"),
             "--out" => out_path = Some(val()),
+            "--rows" => want_rows = Some(val().parse().expect("--rows NUMBER")),
+            "--clean" => CLEAN.store(true, std::sync::atomic::Ordering::Relaxed),
             other => panic!("unknown argument {other}"),
         }
     }
@@ -391,7 +412,11 @@ fn main() {
     buf.extend_from_slice(header);
     let mut written = 0u64;
     let mut rows = 0u64;
-    while written + (buf.len() as u64) < target {
+    let more = |written: u64, buffered: usize, rows: u64| match want_rows {
+        Some(n) => rows < n,
+        None => written + (buffered as u64) < target,
+    };
+    while more(written, buf.len(), rows) {
         if kind == "events" {
             event_row(&mut rng, rows, &mut buf);
         } else {

@@ -7,6 +7,7 @@ RUNS=${RUNS:-5}
 MAIN_MB=${MAIN_MB:-100}
 SIZES=${SIZES:-"10 100 300"}
 OUT=bench/out
+export BENCH_STARTED="$(date -u '+%Y-%m-%d %H:%M UTC') (load $(cut -d' ' -f1-3 /proc/loadavg))"
 mkdir -p bench/data "$OUT"
 JSONL="$OUT/native.jsonl"
 : > "$JSONL"
@@ -72,6 +73,23 @@ if [ "${CALLGRIND:-1}" = 1 ] && command -v valgrind > /dev/null; then
     ir core "$kind" track "$BIN/bench_core" "$f" --kind "$kind" --api track
     ir core "$kind" pipelines "$BIN/bench_core" "$f" --kind "$kind" --api pipelines
   done
+fi
+
+# Part 2 (needs the npm package built into dist/pkg by `make build`): the delivery comparison and the wasm core
+# against native and JavaScript pipelines. PART2=0 skips it.
+if [ "${PART2:-1}" = 1 ]; then
+  if [ -z "${CIO_PKG:-}" ]; then
+    echo "== building the npm package from this tree (scripts/build.sh; cached when nothing changed)"
+    bash scripts/build.sh || echo "(the package could not be built: make setup installs its tools)"
+  fi
+  if [ -f "${CIO_PKG:-dist/pkg}/node.js" ]; then
+    echo "== part 2: delivery and wasm (bench/js)"
+    (cd bench/js && npm ci --no-audit --no-fund --loglevel=error)
+    node bench/js/run.mjs
+  else
+    echo "== part 2 skipped: no built package at ${CIO_PKG:-dist/pkg} (run make build)"
+    rm -f "$OUT/part2.jsonl"
+  fi
 fi
 
 python3 bench/report.py "$JSONL" bench/RESULTS.md

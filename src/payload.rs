@@ -43,20 +43,30 @@ fn json_str(s: &str, out: &mut Vec<u8>) {
     serde_json::to_writer(out, s).expect("writing to a Vec cannot fail");
 }
 
-/// True if `b` has a byte that JSON strings escape (a control byte, `"` or `\\`).
+/// True if `b` has a byte that JSON strings escape (a control byte, `"` or `\\`). Eight bytes at a time (SWAR:
+/// wasm has no SIMD by default); the tail is padded with a harmless byte.
 fn needs_escape(b: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
     #[inline(always)]
-    fn bad(c: u8) -> bool {
-        c < 0x20 || c == b'"' || c == b'\\'
+    fn word(x: u64) -> bool {
+        // Exact "some byte is zero" / "some byte is below 0x20" tests (the classic haszero / hasless).
+        let zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGH != 0;
+        (x.wrapping_sub(ONES * 0x20) & !x & HIGH != 0) || zero(x ^ (ONES * 0x22)) || zero(x ^ (ONES * 0x5c))
     }
-    let mut chunks = b.chunks_exact(16);
+    let mut chunks = b.chunks_exact(8);
     for c in &mut chunks {
-        // No early exit inside a chunk, so the compiler checks 16 bytes at a time.
-        if c.iter().fold(false, |acc, &x| acc | bad(x)) {
+        if word(u64::from_le_bytes(c.try_into().expect("8 bytes"))) {
             return true;
         }
     }
-    chunks.remainder().iter().any(|&x| bad(x))
+    let rest = chunks.remainder();
+    if rest.is_empty() {
+        return false;
+    }
+    let mut pad = [b'a'; 8];
+    pad[..rest.len()].copy_from_slice(rest);
+    word(u64::from_le_bytes(pad))
 }
 
 /// `i` in decimal, the same bytes as `write!(out, "{i}")` without the formatting machinery.
