@@ -35,6 +35,11 @@ test("people, messy file (BOM, ;, CRLF, quoted newlines, bad rows) → Track API
   const counts = await runCheck(page);
   assert.deepEqual({ rows: counts.rows, valid: counts.valid, rejected: counts.rejected }, { rows: f.rows, valid: f.valid.length, rejected: f.badLines.length });
   // the issues table lists the bad lines
+  // (the table fetches its rows from the engine worker: wait until they are filled in, not placeholders)
+  await page.waitForFunction(() => {
+    const cells = [...document.querySelectorAll("#issues .vt-spacer .vt-row:not([hidden]) .vt-cell.num")];
+    return cells.length > 0 && cells.every((c) => /^\d+$/.test(c.textContent.trim()));
+  });
   const lines = await page.locator("#issues .vt-spacer .vt-row:not([hidden]) .vt-cell.num").allTextContents();
   for (const l of f.badLines) assert.ok(lines.includes(String(l)), `issue on line ${l} listed (${lines})`);
   await page.locator("#payloads summary").click();
