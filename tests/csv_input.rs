@@ -1,52 +1,14 @@
 //! Integration tests of the incremental CSV reader over the fixtures in `tests/fixtures/csv/`.
 
-use cio_backfill::csv_input::{CsvOptions, CsvReader, Dialect, Encoding, LineEnding, ReadResult, Record};
-use cio_backfill::{Issue, IssueCode, Severity};
+use cio_backfill::csv_input::{CsvOptions, CsvReader, Encoding, LineEnding, ReadResult, Record};
+use cio_backfill::{IssueCode, Severity};
 
-/// Everything observable about a parse.
-#[derive(Debug, PartialEq)]
-struct Parsed {
-    dialect: Option<Dialect>,
-    headers: Option<Vec<String>>,
-    issues: Vec<Issue>,
-    /// (line, record, byte, invalid_encoding, fields)
-    records: Vec<(u64, u64, u64, bool, Vec<String>)>,
-}
-
-fn drain(r: &mut CsvReader, rec: &mut Record, out: &mut Vec<(u64, u64, u64, bool, Vec<String>)>) -> ReadResult {
-    loop {
-        match r.read(rec) {
-            ReadResult::Record => out.push((
-                rec.line,
-                rec.record,
-                rec.byte,
-                rec.invalid_encoding,
-                rec.iter().map(str::to_string).collect(),
-            )),
-            other => return other,
-        }
-    }
-}
+mod csv_common;
+use csv_common::{parse_split, Parsed};
 
 fn parse_with(input: &[u8], options: CsvOptions, chunk: usize) -> Parsed {
-    let mut r = CsvReader::new(options);
-    let mut rec = Record::default();
-    let mut records = Vec::new();
-    for c in input.chunks(chunk.max(1)) {
-        r.push(c);
-        assert_eq!(drain(&mut r, &mut rec, &mut records), ReadResult::NeedMore);
-    }
-    assert_eq!(r.bytes_pushed(), input.len() as u64);
-    r.finish();
-    assert_eq!(drain(&mut r, &mut rec, &mut records), ReadResult::End);
-    assert_eq!(r.read(&mut rec), ReadResult::End, "End is sticky");
-    assert_eq!(r.bytes_buffered(), 0);
-    Parsed {
-        dialect: r.dialect().cloned(),
-        headers: r.headers().map(<[String]>::to_vec),
-        issues: r.header_issues().to_vec(),
-        records,
-    }
+    let cuts: Vec<usize> = (0..input.len()).step_by(chunk.max(1)).collect();
+    parse_split(input, &options, &cuts)
 }
 
 /// Parses with several chunkings (1 byte, odd sizes, whole), asserts they agree, and returns the result.

@@ -1,52 +1,11 @@
 //! Property tests of the incremental CSV reader: chunking never changes the result, a model round-trips,
 //! arbitrary bytes never panic.
 
-use cio_backfill::csv_input::{CsvOptions, CsvReader, Dialect, Encoding, ReadResult, Record};
-use cio_backfill::Issue;
+use cio_backfill::csv_input::{CsvOptions, Encoding};
 use proptest::prelude::*;
 
-#[derive(Debug, PartialEq)]
-struct Parsed {
-    dialect: Option<Dialect>,
-    headers: Option<Vec<String>>,
-    issues: Vec<Issue>,
-    records: Vec<(u64, u64, u64, bool, Vec<String>)>,
-}
-
-/// Parses `input` split at the given cut points (any order, duplicates allowed).
-fn parse_split(input: &[u8], options: &CsvOptions, cuts: &[usize]) -> Parsed {
-    let mut cuts: Vec<usize> = cuts.iter().map(|c| c % (input.len() + 1)).collect();
-    cuts.push(0);
-    cuts.push(input.len());
-    cuts.sort_unstable();
-    let mut r = CsvReader::new(options.clone());
-    let mut rec = Record::default();
-    let mut records = Vec::new();
-    let mut drain = |r: &mut CsvReader| loop {
-        match r.read(&mut rec) {
-            ReadResult::Record => records.push((
-                rec.line,
-                rec.record,
-                rec.byte,
-                rec.invalid_encoding,
-                rec.iter().map(str::to_string).collect(),
-            )),
-            other => return other,
-        }
-    };
-    for w in cuts.windows(2) {
-        r.push(&input[w[0]..w[1]]);
-        assert_eq!(drain(&mut r), ReadResult::NeedMore);
-    }
-    r.finish();
-    assert_eq!(drain(&mut r), ReadResult::End);
-    Parsed {
-        dialect: r.dialect().cloned(),
-        headers: r.headers().map(<[String]>::to_vec),
-        issues: r.header_issues().to_vec(),
-        records,
-    }
-}
+mod csv_common;
+use csv_common::parse_split;
 
 /// CSV-ish bytes: mostly the characters that matter to the parser and the sniffers.
 fn csvish() -> impl Strategy<Value = Vec<u8>> {

@@ -1,0 +1,56 @@
+//! The CSV reader driven over split input, shared by the fixture tests and the property tests.
+
+use cio_backfill::csv_input::{CsvOptions, CsvReader, Dialect, ReadResult, Record};
+use cio_backfill::Issue;
+
+/// Everything observable about a parse.
+#[derive(Debug, PartialEq)]
+pub struct Parsed {
+    pub dialect: Option<Dialect>,
+    pub headers: Option<Vec<String>>,
+    pub issues: Vec<Issue>,
+    /// (line, record, byte, invalid_encoding, fields)
+    pub records: Vec<(u64, u64, u64, bool, Vec<String>)>,
+}
+
+fn drain(r: &mut CsvReader, rec: &mut Record, out: &mut Vec<(u64, u64, u64, bool, Vec<String>)>) -> ReadResult {
+    loop {
+        match r.read(rec) {
+            ReadResult::Record => out.push((
+                rec.line,
+                rec.record,
+                rec.byte,
+                rec.invalid_encoding,
+                rec.iter().map(str::to_string).collect(),
+            )),
+            other => return other,
+        }
+    }
+}
+
+/// Parses `input` split at the given cut points (any order, duplicates allowed, taken modulo the length + 1):
+/// every push reads to `NeedMore`, `finish` reads to `End`, which stays; nothing is left buffered.
+pub fn parse_split(input: &[u8], options: &CsvOptions, cuts: &[usize]) -> Parsed {
+    let mut cuts: Vec<usize> = cuts.iter().map(|c| c % (input.len() + 1)).collect();
+    cuts.push(0);
+    cuts.push(input.len());
+    cuts.sort_unstable();
+    let mut r = CsvReader::new(options.clone());
+    let mut rec = Record::default();
+    let mut records = Vec::new();
+    for w in cuts.windows(2) {
+        r.push(&input[w[0]..w[1]]);
+        assert_eq!(drain(&mut r, &mut rec, &mut records), ReadResult::NeedMore);
+    }
+    assert_eq!(r.bytes_pushed(), input.len() as u64);
+    r.finish();
+    assert_eq!(drain(&mut r, &mut rec, &mut records), ReadResult::End);
+    assert_eq!(r.read(&mut rec), ReadResult::End, "End is sticky");
+    assert_eq!(r.bytes_buffered(), 0);
+    Parsed {
+        dialect: r.dialect().cloned(),
+        headers: r.headers().map(<[String]>::to_vec),
+        issues: r.header_issues().to_vec(),
+        records,
+    }
+}
