@@ -51,10 +51,11 @@ node -e '
 rm -rf "$OUT"
 mv "$OUT.tmp" "$OUT"
 
-# The web page (www/) loads the same wasm-bindgen output; www/pkg is git-ignored.
+# The web page (www/) loads the same wasm-bindgen output, and the chunker of js/via.mjs for its worker mode;
+# www/pkg is git-ignored.
 rm -rf www/pkg
 mkdir -p www/pkg
-cp "$OUT"/wasm/* www/pkg/
+cp "$OUT"/wasm/* "$OUT"/via.mjs www/pkg/
 
 raw=$(wc -c <"$OUT/wasm/cio_backfill_bg.wasm")
 gz=$(gzip -9c "$OUT/wasm/cio_backfill_bg.wasm" | wc -c)

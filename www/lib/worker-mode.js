@@ -14,107 +14,16 @@
 // Checkpoint: the number of chunks fully confirmed; resuming skips them (the Worker's event ids are
 // deterministic per row, so a chunk sent twice does not duplicate events on Track).
 //
-// This module has no dependency on the wasm package; the engine worker runs it for mode "worker".
+// It cuts the file with js/via.mjs's CsvChunker (the build copies it to pkg/, next to the wasm), the same one the
+// command line's --via uses; the engine worker runs it for mode "worker".
+
+import { CsvChunker } from "../pkg/via.mjs";
 
 const NL = 0x0a, QUOTE = 0x22;
 
 async function sha256Hex(bytes) {
   const d = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
   return Array.from(d, (b) => b.toString(16).padStart(2, "0")).join("");
-}
-
-/** Line breaks in `bytes` from `from` on (physical lines, quoted newlines included). */
-function countLines(bytes, from = 0) {
-  let n = 0;
-  for (let i = from; i < bytes.length; i++) if (bytes[i] === NL) n++;
-  return n;
-}
-
-/** Splits a byte stream into CSV chunks of about `target` bytes, each cut at a record end outside quotes. */
-export class CsvChunker {
-  constructor(target = 4 * 1024 * 1024) {
-    this.target = target;
-    this.header = null;   // Uint8Array: the header record incl. its line ending
-    this.parts = [];      // pending bytes
-    this.pending = 0;
-    this.inQuotes = false;
-    this.lastCut = -1;    // offset in `pending` just after the last record end outside quotes
-  }
-
-  #concat(n) {
-    const out = new Uint8Array(n);
-    let o = 0;
-    while (o < n) {
-      const p = this.parts[0];
-      const take = Math.min(p.length, n - o);
-      out.set(p.subarray(0, take), o);
-      o += take;
-      if (take === p.length) this.parts.shift(); else this.parts[0] = p.subarray(take);
-    }
-    this.pending -= n;
-    return out;
-  }
-
-  /** Push bytes; returns the complete chunks (Uint8Array, header first) that are ready. */
-  push(bytes) {
-    const ready = [];
-    const base = this.pending;
-    for (let i = 0; i < bytes.length; i++) {
-      const b = bytes[i];
-      if (b === QUOTE) this.inQuotes = !this.inQuotes;
-      else if (b === NL && !this.inQuotes) this.lastCut = base + i + 1;
-    }
-    this.parts.push(bytes.slice()); // the caller's buffer is reused for the next chunk
-    this.pending += bytes.length;
-    if (this.header === null && this.lastCut > 0) {
-      // the first record end is the header's; find it again from the start
-      this.header = this.#takeFirstRecord();
-    }
-    while (this.header !== null && this.pending >= this.target && this.lastCut > 0) {
-      const n = this.lastCut;
-      this.lastCut = -1;
-      ready.push(this.#withHeader(this.#concat(n)));
-    }
-    return ready;
-  }
-
-  #takeFirstRecord() {
-    const all = this.#concat(this.pending);
-    let q = false, end = -1;
-    for (let i = 0; i < all.length; i++) {
-      if (all[i] === QUOTE) q = !q;
-      else if (all[i] === NL && !q) { end = i + 1; break; }
-    }
-    const rest = all.subarray(end);
-    this.parts = rest.length ? [rest] : [];
-    this.pending = rest.length;
-    // recompute the last cut in the rest
-    this.lastCut = -1;
-    q = false;
-    for (let i = 0; i < rest.length; i++) {
-      if (rest[i] === QUOTE) q = !q;
-      else if (rest[i] === NL && !q) this.lastCut = i + 1;
-    }
-    return all.slice(0, end);
-  }
-
-  #withHeader(body) {
-    const out = new Uint8Array(this.header.length + body.length);
-    out.set(this.header, 0);
-    out.set(body, this.header.length);
-    return out;
-  }
-
-  /** The last chunk (or none). */
-  end() {
-    if (this.header === null) {
-      if (this.pending === 0) return [];
-      this.header = this.#concat(this.pending);
-      return [];
-    }
-    if (this.pending === 0) return [];
-    return [this.#withHeader(this.#concat(this.pending))];
-  }
 }
 
 /** The rejected-rows CSV without its header row (every chunk's answer repeats it). */
@@ -139,20 +48,17 @@ export class WorkerModeError extends Error {
  */
 export async function sendViaWorker(nextChunk, options, hooks) {
   const fetchFn = hooks.fetch ?? fetch;
-  const chunker = new CsvChunker(options.chunkBytes ?? 4 * 1024 * 1024);
+  const chunker = new CsvChunker({ chunkBytes: options.chunkBytes ?? 4 * 1024 * 1024 });
   const totals = { rows: 0, valid: 0, rejected: 0, warnings: 0, sent: 0, apiRejected: 0, failed: 0,
     skippedResume: 0, requests: 0, retries: 0, bytesRead: 0, checkpoint: options.resumeAfterChunk ?? 0 };
   const started = Date.now();
   let index = 0;
   const base = new URL("/import", options.endpoint || self.location.origin);
-  // Where the next chunk starts in the file: lines after the header, and records (from the Worker's answers).
-  let lineOffset = 0, recordOffset = 0, source = null, rejectedHeaderSent = false;
+  let source = null, rejectedHeaderSent = false;
 
-  async function postChunk(body) {
+  async function postChunk({ body, lineOffset, recordOffset }) {
     const n = index++;
-    const headerLength = chunker.header?.length ?? 0;
-    const lines = countLines(body, headerLength);
-    if (n < (options.resumeAfterChunk ?? 0)) { lineOffset += lines; return; }
+    if (n < (options.resumeAfterChunk ?? 0)) return;
     const sha = await sha256Hex(body);
     if (source === null) source = sha.slice(0, 24);
     const url = new URL(base);
@@ -197,8 +103,6 @@ export async function sendViaWorker(nextChunk, options, hooks) {
         hooks.onRejectedCsv?.(rejectedHeaderSent ? withoutHeader(s.rejectedCsv) : s.rejectedCsv, n);
         rejectedHeaderSent = true;
       }
-      lineOffset += lines;
-      recordOffset += Number(s.rows ?? 0);
       totals.checkpoint = n + 1;
       return;
     }
@@ -211,7 +115,8 @@ export async function sendViaWorker(nextChunk, options, hooks) {
     const bytes = await nextChunk();
     if (bytes === null) break;
     totals.bytesRead += bytes.length;
-    for (const c of chunker.push(bytes)) { await postChunk(c); progress(); }
+    // (the chunker keeps views of what it is given, and the caller's buffer is reused for the next read)
+    for (const c of chunker.push(bytes.slice())) { await postChunk(c); progress(); }
   }
   for (const c of chunker.end()) { await postChunk(c); progress(); }
   return { ...totals, campaignWindow: 0, olderThan30Days: 0, bisections: 0, mode: "worker" };
