@@ -12,6 +12,7 @@ import crypto from "node:crypto";
 import { Readable } from "node:stream";
 import { Importer, version } from "../node.js";
 import { importVia } from "../via.mjs";
+import { threadFetch } from "../fetch-thread.mjs";
 
 const PROG = "cio-backfill";
 const EXIT_OK = 0;
@@ -487,7 +488,8 @@ class Sink {
   }
 }
 
-/** A ReadableStream over a file that reads only when the importer asks, and waits for the output sinks. */
+/** A ReadableStream over a file that waits for the output sinks; it reads one chunk ahead of the importer, so the
+ * next chunk is in memory by the time the importer has parsed this one. */
 function fileStream(fh, gate) {
   return new ReadableStream(
     {
@@ -506,7 +508,7 @@ function fileStream(fh, gate) {
         await fh.close().catch(() => {});
       },
     },
-    { highWaterMark: 0 },
+    { highWaterMark: 1 },
   );
 }
 
@@ -833,11 +835,15 @@ async function cmdImport(values, positionals) {
 
   let summary;
   let error = null;
+  // Requests go out from a thread of their own, so that sending overlaps with reading the next rows.
+  const fetch = values["dry-run"] ? undefined : threadFetch();
   try {
-    summary = await imp.run(input, { onProgress, signal: ac.signal });
+    summary = await imp.run(input, { onProgress, signal: ac.signal, fetch });
   } catch (e) {
     error = e;
     summary = e?.summary ?? imp.summary();
+  } finally {
+    await fetch?.close();
   }
   process.off("SIGINT", onSignal);
   process.off("SIGTERM", onSignal);

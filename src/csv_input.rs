@@ -75,7 +75,7 @@ impl Default for CsvOptions {
 }
 
 /// One data record (the header row is not a record), reused between reads to avoid allocation.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Default, PartialEq, Eq)]
 pub struct Record {
     /// 1-based physical line on which the record starts.
     pub line: u64,
@@ -90,6 +90,29 @@ pub struct Record {
     pub invalid_encoding: bool,
     text: String,
     ends: Vec<usize>,
+}
+
+impl Clone for Record {
+    fn clone(&self) -> Self {
+        Record {
+            line: self.line,
+            record: self.record,
+            byte: self.byte,
+            invalid_encoding: self.invalid_encoding,
+            text: self.text.clone(),
+            ends: self.ends.clone(),
+        }
+    }
+
+    /// Copies into the existing buffers: no allocation once they are large enough.
+    fn clone_from(&mut self, source: &Self) {
+        self.line = source.line;
+        self.record = source.record;
+        self.byte = source.byte;
+        self.invalid_encoding = source.invalid_encoding;
+        self.text.clone_from(&source.text);
+        self.ends.clone_from(&source.ends);
+    }
 }
 
 impl Record {

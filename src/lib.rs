@@ -14,6 +14,7 @@
 
 pub mod batch;
 pub mod csv_input;
+mod held;
 pub mod issue;
 pub mod ledger;
 pub mod mapping;

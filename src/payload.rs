@@ -6,7 +6,7 @@
 //! event id when one is mapped. The same row gives the same id on every run, in any file, so a retry, a resume
 //! or a re-run of a corrected file never duplicates an event where the API deduplicates.
 
-use xxhash_rust::xxh3::Xxh3;
+use xxhash_rust::xxh3::xxh3_128;
 
 use crate::csv_input::Record;
 use crate::issue::IssueCode;
@@ -137,6 +137,8 @@ pub struct PayloadBuilder {
     tree: Vec<Node>,
     slots: Vec<Option<Value>>,
     props: Vec<u8>,
+    /// What a row's id hashes, laid end to end (one-shot hashing is cheaper than streaming the parts).
+    id_input: Vec<u8>,
     has_email_attribute: bool,
     limits: Limits,
 }
@@ -164,6 +166,7 @@ impl PayloadBuilder {
             tree: build_tree(mapping),
             slots: vec![None; mapping.columns.len()],
             props: Vec::with_capacity(1024),
+            id_input: Vec::with_capacity(1024),
             has_email_attribute,
             limits,
         }
@@ -213,12 +216,20 @@ impl PayloadBuilder {
         let mut props = std::mem::take(&mut self.props);
         props.clear();
         self.write_object(&self.tree, rec, &mut props);
-        let result = self.assemble(row, &props, out);
+        let mut id_input = std::mem::take(&mut self.id_input);
+        let result = self.assemble(row, &props, &mut id_input, out);
         self.props = props;
+        self.id_input = id_input;
         result
     }
 
-    fn assemble(&self, row: &PreparedRow, props: &[u8], out: &mut Vec<u8>) -> Result<(), PayloadError> {
+    fn assemble(
+        &self,
+        row: &PreparedRow,
+        props: &[u8],
+        id_input: &mut Vec<u8>,
+        out: &mut Vec<u8>,
+    ) -> Result<(), PayloadError> {
         let events = self.kind == Kind::Events;
         if events && props.len() > self.limits.event_data_bytes {
             return Err(PayloadError {
@@ -230,7 +241,7 @@ impl PayloadBuilder {
                 ),
             });
         }
-        let id = self.row_id(row, props);
+        let id = self.row_id(row, props, id_input);
         let empty_props = props == b"{}";
         match self.api {
             Api::TrackV2 => {
@@ -308,31 +319,33 @@ impl PayloadBuilder {
         Ok(())
     }
 
-    /// The row's deterministic ULID.
-    fn row_id(&self, row: &PreparedRow, props: &[u8]) -> [u8; 26] {
+    /// The row's deterministic ULID. `input` is scratch space for the bytes hashed.
+    fn row_id(&self, row: &PreparedRow, props: &[u8], input: &mut Vec<u8>) -> [u8; 26] {
         let time = row.timestamp_ms.unwrap_or(0).clamp(0, (1 << 48) - 1) as u64;
         if let Some(eid) = &row.event_id {
             if let Some(u) = parse_ulid(eid) {
                 return u;
             }
         }
-        let mut h = Xxh3::new();
-        h.update(if self.kind == Kind::Events { b"e" } else { b"p" });
-        h.update(self.id_kind.as_str().as_bytes());
-        h.update(&[0]);
-        h.update(row.identifier.as_bytes());
-        h.update(&[0]);
+        // The hashed bytes are part of every id ever sent: changing them (order, separators) changes the ids,
+        // and a re-run would duplicate events (tests/pipeline.rs pins some ids).
+        input.clear();
+        input.push(if self.kind == Kind::Events { b'e' } else { b'p' });
+        input.extend_from_slice(self.id_kind.as_str().as_bytes());
+        input.push(0);
+        input.extend_from_slice(row.identifier.as_bytes());
+        input.push(0);
         if let Some(eid) = &row.event_id {
             // The source's own id decides alone: the same source event is the same Customer.io event.
-            h.update(b"source-id");
-            h.update(eid.as_bytes());
+            input.extend_from_slice(b"source-id");
+            input.extend_from_slice(eid.as_bytes());
         } else {
-            h.update(row.event_name.as_bytes());
-            h.update(&[0]);
-            h.update(&row.timestamp_ms.unwrap_or(i64::MIN).to_le_bytes());
-            h.update(props);
+            input.extend_from_slice(row.event_name.as_bytes());
+            input.push(0);
+            input.extend_from_slice(&row.timestamp_ms.unwrap_or(i64::MIN).to_le_bytes());
+            input.extend_from_slice(props);
         }
-        ulid(time, h.digest128())
+        ulid(time, xxh3_128(input))
     }
 }
 
@@ -352,15 +365,20 @@ const CROCKFORD: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 /// A ULID from a 48-bit millisecond time and 80 bits taken from `entropy`.
 pub fn ulid(time_ms: u64, entropy: u128) -> [u8; 26] {
     let value: u128 = (u128::from(time_ms & ((1 << 48) - 1)) << 80) | (entropy & ((1u128 << 80) - 1));
+    // 26 base-32 digits, most significant first: digit i holds bits 125 - 5i and up (the first digit only 3).
+    // Shifting the two 64-bit halves is cheaper than shifting a u128 where there are no 128-bit registers.
+    let (hi, lo) = ((value >> 64) as u64, value as u64);
     let mut out = [0u8; 26];
     for (i, c) in out.iter_mut().enumerate() {
-        let shift = 125 - 5 * i as i32;
-        let v = if shift >= 0 {
-            (value >> shift) & 31
+        let shift = 125 - 5 * i as u32;
+        let v = if shift >= 64 {
+            hi >> (shift - 64)
+        } else if shift == 0 {
+            lo
         } else {
-            (value << -shift) & 31
+            (lo >> shift) | (hi << (64 - shift))
         };
-        *c = CROCKFORD[v as usize];
+        *c = CROCKFORD[(v & 31) as usize];
     }
     out
 }
@@ -449,6 +467,15 @@ mod tests {
             let mut out = Vec::new();
             json_str(&s, &mut out);
             proptest::prop_assert_eq!(out, serde_json::to_vec(&s).unwrap());
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn ulid_digits_are_the_value_in_base_32(time in 0u64..(1 << 48), entropy in proptest::num::u128::ANY) {
+            let value = (u128::from(time) << 80) | (entropy & ((1u128 << 80) - 1));
+            let want: Vec<u8> = (0..26).map(|i| CROCKFORD[((value >> (125 - 5 * i)) & 31) as usize]).collect();
+            proptest::prop_assert_eq!(ulid(time, entropy).to_vec(), want);
         }
     }
 

@@ -12,12 +12,11 @@
 //! }
 //! ```
 
-use std::collections::BTreeMap;
-
 use serde::{Deserialize, Serialize};
 
 use crate::batch::{Batch, Packer, PackerConfig, RowRef};
 use crate::csv_input::{CsvOptions, CsvReader, Dialect, Encoding, ReadResult, Record};
+use crate::held::Held;
 use crate::issue::{Issue, IssueCode, Severity};
 use crate::ledger::{RejectedCsv, Summary};
 use crate::mapping::{self, Column, Kind, Mapping, MappingError, MappingOptions};
@@ -230,7 +229,7 @@ pub struct Importer {
     issues_dropped: u64,
     file_issues: Vec<Issue>,
     rejected: Option<RejectedCsv>,
-    inflight: BTreeMap<u64, Record>,
+    inflight: Held,
     summary: Summary,
     preview: Vec<Vec<String>>,
     payloads: Vec<u8>,
@@ -355,7 +354,7 @@ impl Importer {
             issues_dropped: 0,
             file_issues: Vec::new(),
             rejected: None,
-            inflight: BTreeMap::new(),
+            inflight: Held::default(),
             summary,
             preview: Vec::new(),
             payloads: Vec::new(),
@@ -614,7 +613,7 @@ impl Importer {
                         self.summary.unsent += 1;
                     } else {
                         self.summary.pending += 1;
-                        self.inflight.insert(rec.record, rec.clone());
+                        self.inflight.insert(rec);
                     }
                     if let Some(b) = closed {
                         self.emit(b);
@@ -719,13 +718,14 @@ impl Importer {
     fn settle(&mut self) {
         let Some(s) = &mut self.sender else { return };
         for (row, outcome) in s.take_outcomes() {
-            let Some(rec) = self.inflight.remove(&row.record) else {
+            let Some(rec) = self.inflight.remove(row.record) else {
                 continue;
             };
             self.summary.pending -= 1;
             let (code, reason) = match outcome {
                 RowOutcome::Sent => {
                     self.summary.sent += 1;
+                    self.inflight.recycle(rec);
                     continue;
                 }
                 RowOutcome::ApiRejected(r) => {
@@ -742,6 +742,7 @@ impl Importer {
                 w.write(&rec, code.as_str(), &reason);
             }
             let issue = Issue::new(code, rec.line, rec.record, reason);
+            self.inflight.recycle(rec);
             self.issues_total += 1;
             if self.issues.len() < MAX_BUFFERED_ISSUES {
                 self.issues.push(issue);
@@ -765,13 +766,7 @@ impl Importer {
             s.retries = retries;
             s.bisections = bisections;
         }
-        let unsettled = self
-            .inflight
-            .keys()
-            .next()
-            .copied()
-            .into_iter()
-            .chain(self.first_failed);
+        let unsettled = self.inflight.first().into_iter().chain(self.first_failed);
         s.checkpoint = unsettled.min().map_or(self.last_record, |first| first - 1);
         s
     }

@@ -458,3 +458,31 @@ fn cancel_settles_every_row_and_keeps_the_checkpoint_below_the_unsent() {
         s.failed
     );
 }
+
+/// Event (and Pipelines message) ids are content-addressed and must not change between versions: a re-run after an upgrade would
+/// otherwise send every event again under a new id. These are the ids this version gives; a change to how they
+/// are hashed or encoded fails here.
+#[test]
+fn event_ids_are_stable_across_versions() {
+    let csv = "user_id,event,timestamp,plan,amount\n\
+               u1,purchased,2024-07-04T10:47:05Z,pro,66.59\n\
+               u2,signed_up,2020-05-24T00:24:49Z,,\n\
+               u1,purchased,2024-07-04T10:47:05.123Z,pro,66.59\n";
+    // (api, the field that carries the id)
+    for (api, field) in [(Track, "id"), (Pipelines, "messageId")] {
+        let out = events(csv, api);
+        let ids: Vec<&str> = out.payloads.iter().map(|p| p[field].as_str().unwrap()).collect();
+        assert_eq!(
+            ids,
+            [
+                "01J1YNNQ18GKE86JK1Q5Q11XSR",
+                "01E9212R387QVNQFC7ZHX5623Z",
+                "01J1YNNQ53HEREYEZGEHXEMYK6"
+            ],
+            "{api:?}"
+        );
+    }
+    let out = people("id,plan,created_at\nu1,pro,2024-07-04T10:47:05Z\nu2,,\n", Pipelines);
+    let ids: Vec<&str> = out.payloads.iter().map(|p| p["messageId"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["00000000001H2XFZXXMHE4DMRW", "0000000000P8Y1Y395VFMSD8K9"]);
+}

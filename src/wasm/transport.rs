@@ -191,7 +191,21 @@ enum Event {
     Abort,
 }
 
-async fn fetch_once(endpoint: &Endpoint, body: &[u8]) -> Result<Response, String> {
+/// Where requests go: the global `fetch`, or the `fetch` function given to `run()`.
+#[derive(Clone)]
+struct Fetcher(Option<Function>);
+
+impl Fetcher {
+    fn call(&self, url: &str, init: &JsValue) -> Result<Promise, JsValue> {
+        match &self.0 {
+            None => Ok(global_fetch(url, init)),
+            // `Promise.resolve` also takes a thenable, or a plain answer from a synchronous stand-in.
+            Some(f) => f.call2(&JsValue::NULL, &url.into(), init).map(|v| Promise::resolve(&v)),
+        }
+    }
+}
+
+async fn fetch_once(fetcher: &Fetcher, endpoint: &Endpoint, body: &[u8]) -> Result<Response, String> {
     let controller = web_sys::AbortController::new().map_err(|_| "abortcontroller is not available".to_string())?;
     let on_timeout = {
         let c = controller.clone();
@@ -199,19 +213,20 @@ async fn fetch_once(endpoint: &Endpoint, body: &[u8]) -> Result<Response, String
     };
     let timer = set_timeout(on_timeout.as_ref().unchecked_ref(), REQUEST_TIMEOUT_MS);
     // The timer is cleared when the answer is in (or failed): a pending 60-second timer would keep Node alive.
-    let result = fetch_answer(endpoint, body, &controller).await;
+    let result = fetch_answer(fetcher, endpoint, body, &controller).await;
     clear_timeout(&timer);
     drop(on_timeout);
     result
 }
 
 async fn fetch_answer(
+    fetcher: &Fetcher,
     endpoint: &Endpoint,
     body: &[u8],
     controller: &web_sys::AbortController,
 ) -> Result<Response, String> {
     let init = endpoint.init(body, &controller.signal()).map_err(describe)?;
-    let resp: web_sys::Response = JsFuture::from(global_fetch(&endpoint.url, &init))
+    let resp: web_sys::Response = JsFuture::from(fetcher.call(&endpoint.url, &init).map_err(describe)?)
         .await
         .map_err(describe)?
         .unchecked_into();
@@ -271,6 +286,10 @@ async fn read_chunk(reader: &web_sys::ReadableStreamDefaultReader) -> Result<Opt
     }
 }
 
+fn js_type(v: &JsValue) -> String {
+    v.js_typeof().as_string().unwrap_or_else(|| "a value".into())
+}
+
 fn get_fn(options: &JsValue, key: &str) -> Option<Function> {
     Reflect::get(options, &key.into())
         .ok()
@@ -292,6 +311,15 @@ pub(crate) async fn run(
     options: JsValue,
 ) -> Result<JsValue, JsValue> {
     let on_progress = get_fn(&options, "onProgress");
+    let fetcher = match Reflect::get(&options, &"fetch".into()) {
+        Ok(f) if !f.is_undefined() && !f.is_null() => Fetcher(Some(f.dyn_into::<Function>().map_err(|f| {
+            js_error(
+                "E_CONFIG",
+                &format!("expected options.fetch to be a function, found {}", js_type(&f)),
+            )
+        })?)),
+        _ => Fetcher(None),
+    };
     let signal: Option<web_sys::AbortSignal> = Reflect::get(&options, &"signal".into())
         .ok()
         .and_then(|s| s.dyn_into().ok());
@@ -327,8 +355,9 @@ pub(crate) async fn run(
                 in_flight += 1;
                 let tx = tx.clone();
                 let endpoint = endpoint.clone();
+                let fetcher = fetcher.clone();
                 spawn_local(async move {
-                    let r = fetch_once(&endpoint, &req.body).await;
+                    let r = fetch_once(&fetcher, &endpoint, &req.body).await;
                     let _ = tx.unbounded_send(Event::Answer(req.id, r));
                 });
                 continue;
