@@ -27,9 +27,9 @@ fi
 rm -rf "$OUT.tmp"
 mkdir -p "$OUT.tmp/wasm" "$OUT.tmp/bin"
 wasm-bindgen --target web --out-dir "$OUT.tmp/wasm" "$WASM"
-# The features Rust's wasm32 target emits by default; wasm-opt must accept them (it does not read them back
-# from the module once wasm-bindgen has stripped the target_features section).
-"$WASM_OPT" -Oz --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
+# The features Rust's wasm32 target emits by default, and simd128 (.cargo/config.toml); wasm-opt must accept
+# them (it does not read them back from the module once wasm-bindgen has stripped the target_features section).
+"$WASM_OPT" -Oz --enable-simd --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
   --enable-reference-types --enable-multivalue --enable-mutable-globals \
   -o "$OUT.tmp/wasm/cio_backfill_bg.opt.wasm" "$OUT.tmp/wasm/cio_backfill_bg.wasm"
 mv "$OUT.tmp/wasm/cio_backfill_bg.opt.wasm" "$OUT.tmp/wasm/cio_backfill_bg.wasm"

@@ -75,7 +75,7 @@ impl Default for CsvOptions {
 }
 
 /// One data record (the header row is not a record), reused between reads to avoid allocation.
-#[derive(Debug, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Record {
     /// 1-based physical line on which the record starts.
     pub line: u64,
@@ -90,29 +90,6 @@ pub struct Record {
     pub invalid_encoding: bool,
     text: String,
     ends: Vec<usize>,
-}
-
-impl Clone for Record {
-    fn clone(&self) -> Self {
-        Record {
-            line: self.line,
-            record: self.record,
-            byte: self.byte,
-            invalid_encoding: self.invalid_encoding,
-            text: self.text.clone(),
-            ends: self.ends.clone(),
-        }
-    }
-
-    /// Copies into the existing buffers: no allocation once they are large enough.
-    fn clone_from(&mut self, source: &Self) {
-        self.line = source.line;
-        self.record = source.record;
-        self.byte = source.byte;
-        self.invalid_encoding = source.invalid_encoding;
-        self.text.clone_from(&source.text);
-        self.ends.clone_from(&source.ends);
-    }
 }
 
 impl Record {
@@ -619,6 +596,12 @@ impl CsvReader {
                 self.rec_line = self.line;
                 self.nout = 0;
                 self.nend = 0;
+                if self.read_plain_line() {
+                    if let Some(r) = self.end_record(out) {
+                        return r;
+                    }
+                    continue;
+                }
             }
             let input = &self.buf[self.pos..];
             if input.is_empty() && !self.finished {
@@ -646,20 +629,9 @@ impl CsvReader {
                     self.ends.resize(len, 0);
                 }
                 ReadRecordResult::Record => {
-                    self.in_record = false;
-                    let end = self.base + self.pos as u64;
-                    let mut invalid = false;
-                    while self.malformed.front().is_some_and(|&m| m < end) {
-                        self.malformed.pop_front();
-                        invalid = true;
+                    if let Some(r) = self.end_record(out) {
+                        return r;
                     }
-                    if self.headers.is_none() {
-                        self.set_headers();
-                        continue;
-                    }
-                    self.records += 1;
-                    self.fill(out, invalid);
-                    return ReadResult::Record;
                 }
                 ReadRecordResult::End => {
                     self.in_record = false;
@@ -668,6 +640,113 @@ impl CsvReader {
                 }
             }
         }
+    }
+
+    /// The fast path for the common record, complete in the buffer and ended by `\n` or `\r\n`: unquoted fields
+    /// are found with memchr, quoted ones (`"…"`, with `""` for a quote, line breaks allowed) by searching for the
+    /// next quote, instead of csv-core's byte-at-a-time state machine (a fifth of the core's time on typical
+    /// files). The fields are exactly what csv-core gives for such a record. Anything else (a lone `\r`, text
+    /// after a closing quote, a record not yet complete) returns false with nothing consumed, and the record goes
+    /// through csv-core, which is at a record start here either way: its state after a record (`EndRecord` or
+    /// `CRLF`) moves to `StartRecord` on the next byte without consuming it, and blank lines are skipped before
+    /// it sees them.
+    fn read_plain_line(&mut self) -> bool {
+        let delimiter = self.dialect.as_ref().map_or(b',', |d| d.delimiter);
+        let input = &self.buf[self.pos..];
+        let (out, ends) = (&mut self.out, &mut self.ends);
+        let (mut i, mut nout, mut nend) = (0, 0, 0);
+        let mut quoted = false;
+        // Both buffers grow to what this record needs: csv-core's OutputFull / OutputEndsFull do not happen here.
+        loop {
+            let field_start = nout;
+            // `i` is at the start of a field; find its end (the delimiter or terminator after it).
+            let stop = if input.get(i) == Some(&b'"') {
+                quoted = true;
+                i += 1;
+                loop {
+                    let Some(q) = memchr::memchr(b'"', &input[i..]) else {
+                        return false; // the closing quote is not in the buffer yet
+                    };
+                    let part = &input[i..i + q];
+                    if out.len() < nout + part.len() + 1 {
+                        out.resize((nout + part.len() + 1) * 2, 0);
+                    }
+                    out[nout..nout + part.len()].copy_from_slice(part);
+                    nout += part.len();
+                    i += q + 1;
+                    if input.get(i) == Some(&b'"') {
+                        out[nout] = b'"';
+                        nout += 1;
+                        i += 1;
+                        continue;
+                    }
+                    break;
+                }
+                match input.get(i) {
+                    Some(&b) if b == delimiter || b == b'\n' || b == b'\r' => i,
+                    _ => return false, // text after the closing quote, or the end of the buffer
+                }
+            } else {
+                let Some(d) = memchr::memchr3(delimiter, b'\r', b'\n', &input[i..]) else {
+                    return false; // the record's end is not in the buffer yet
+                };
+                let part = &input[i..i + d];
+                if out.len() < nout + part.len() {
+                    out.resize((nout + part.len()) * 2, 0);
+                }
+                out[nout..nout + part.len()].copy_from_slice(part);
+                nout += part.len();
+                i + d
+            };
+            debug_assert!(nout >= field_start);
+            if nend == ends.len() {
+                ends.resize(ends.len().max(8) * 2, 0);
+            }
+            ends[nend] = nout;
+            nend += 1;
+            match input[stop] {
+                b'\n' => {
+                    i = stop + 1;
+                    break;
+                }
+                b'\r' if input.get(stop + 1) == Some(&b'\n') => {
+                    i = stop + 2;
+                    break;
+                }
+                b'\r' => return false, // a lone `\r`: csv-core's business
+                _ => i = stop + 1,     // the delimiter: next field
+            }
+        }
+        self.nout = nout;
+        self.nend = nend;
+        if quoted {
+            // Quoted fields may hold line breaks: count them as csv-core's path does.
+            self.line += count_breaks(&input[..i], &mut self.prev_cr);
+        } else {
+            self.line += 1;
+            self.prev_cr = false;
+        }
+        self.pos += i;
+        true
+    }
+
+    /// A record has been parsed into `out`/`ends`: the header row is kept, a data record is written to `out`
+    /// (`Some`); `None` means read on.
+    fn end_record(&mut self, out: &mut Record) -> Option<ReadResult> {
+        self.in_record = false;
+        let end = self.base + self.pos as u64;
+        let mut invalid = false;
+        while self.malformed.front().is_some_and(|&m| m < end) {
+            self.malformed.pop_front();
+            invalid = true;
+        }
+        if self.headers.is_none() {
+            self.set_headers();
+            return None;
+        }
+        self.records += 1;
+        self.fill(out, invalid);
+        Some(ReadResult::Record)
     }
 
     /// Copies the parsed record into `out` (lossily, flagging it, if it is not valid UTF-8).

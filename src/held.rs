@@ -3,8 +3,8 @@
 //!
 //! Rows arrive in increasing record order and settle in any order. They are kept in a queue in arrival order;
 //! a settled row leaves a hole that is dropped once every row before it has settled, so the front is always the
-//! oldest unsettled row (the checkpoint). Settled records go back to a free list and their buffers are reused:
-//! holding a row costs a copy of its bytes, not an allocation.
+//! oldest unsettled row (the checkpoint). A held record is swapped in, not copied, and settled records go back
+//! to a free list whose buffers the reader fills next: holding a row costs neither a copy nor an allocation.
 
 use std::collections::VecDeque;
 
@@ -23,12 +23,14 @@ pub(crate) struct Held {
 const MAX_SPARE: usize = 4096;
 
 impl Held {
-    /// Keep a copy of `rec`. Its record number must be above every record held so far.
-    pub(crate) fn insert(&mut self, rec: &Record) {
+    /// Keep `rec`: its contents move in, and `rec` is left holding a settled record's buffers (stale contents,
+    /// for the reader to overwrite), so holding a row neither copies nor allocates. Its record number must be above
+    /// every record held so far.
+    pub(crate) fn take(&mut self, rec: &mut Record) {
         debug_assert!(self.slots.back().is_none_or(|(r, _)| *r < rec.record));
-        let mut copy = self.spare.pop().unwrap_or_default();
-        copy.clone_from(rec);
-        self.slots.push_back((rec.record, Some(copy)));
+        let mut kept = self.spare.pop().unwrap_or_default();
+        std::mem::swap(&mut kept, rec);
+        self.slots.push_back((kept.record, Some(kept)));
         self.len += 1;
     }
 
@@ -93,7 +95,7 @@ mod tests {
         for (inserted, removed, firsts) in cases {
             let mut h = Held::default();
             for &n in *inserted {
-                h.insert(&rec(n));
+                h.take(&mut rec(n));
             }
             assert_eq!(h.len(), inserted.len());
             for (k, (&n, want)) in removed.iter().zip(firsts.iter()).enumerate() {
@@ -111,8 +113,8 @@ mod tests {
     fn unknown_or_settled_records_are_not_found() {
         let mut h = Held::default();
         assert!(h.remove(1).is_none());
-        h.insert(&rec(3));
-        h.insert(&rec(7));
+        h.take(&mut rec(3));
+        h.take(&mut rec(7));
         assert!(h.remove(5).is_none());
         assert!(h.remove(7).is_some());
         assert!(h.remove(7).is_none(), "a settled row is gone");
@@ -120,18 +122,26 @@ mod tests {
     }
 
     #[test]
-    fn recycled_buffers_hold_the_next_row_exactly() {
+    fn taking_a_record_hands_back_recycled_buffers() {
         let mut h = Held::default();
         let mut long = rec(1);
         long.set_fields(["a much longer first cell than the next row has", "y", "z"]);
-        h.insert(&long);
-        let r = h.remove(1).unwrap();
-        h.recycle(r);
-        h.insert(&rec(2));
+        let kept = long.clone();
+        h.take(&mut long);
         assert_eq!(
-            h.remove(2).unwrap(),
-            rec(2),
-            "no bytes or fields left over from the earlier row"
+            long,
+            Record::default(),
+            "nothing recycled yet: an empty record comes back"
         );
+        let r = h.remove(1).unwrap();
+        assert_eq!(r, kept);
+        h.recycle(r);
+        let mut next = rec(2);
+        h.take(&mut next);
+        assert_eq!(
+            next, kept,
+            "the settled record's buffers (stale contents) come back for the reader"
+        );
+        assert_eq!(h.remove(2).unwrap(), rec(2), "the held record is the one taken");
     }
 }

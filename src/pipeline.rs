@@ -459,7 +459,7 @@ impl Importer {
             }
             let mut rec = std::mem::take(&mut self.rec);
             match self.reader.read(&mut rec) {
-                ReadResult::Record => self.on_record(&rec),
+                ReadResult::Record => self.on_record(&mut rec),
                 ReadResult::NeedMore => {
                     self.rec = rec;
                     return;
@@ -473,7 +473,8 @@ impl Importer {
         }
     }
 
-    fn on_record(&mut self, rec: &Record) {
+    /// A record read; it may be taken (its buffers swapped for recycled ones) if it is held for delivery.
+    fn on_record(&mut self, rec: &mut Record) {
         if self.preview.len() < PREVIEW_ROWS {
             self.preview.push(rec.iter().map(str::to_string).collect());
         }
@@ -552,8 +553,8 @@ impl Importer {
         );
         self.rejected = Some(RejectedCsv::new(headers));
         self.stage = Stage::Running(Box::new(Running { validator, builder }));
-        for rec in &sample {
-            self.process(rec);
+        for mut rec in sample {
+            self.process(&mut rec);
         }
     }
 
@@ -566,7 +567,9 @@ impl Importer {
         }
     }
 
-    fn process(&mut self, rec: &Record) {
+    /// Validate, build and pack one record. A record handed to the sender is moved into `inflight`, and `rec`
+    /// gets recycled buffers back: it must not be read after that.
+    fn process(&mut self, rec: &mut Record) {
         let Stage::Running(run) = &mut self.stage else { return };
         self.last_record = rec.record;
         if rec.record <= self.opts.resume_after_record {
@@ -613,7 +616,7 @@ impl Importer {
                         self.summary.unsent += 1;
                     } else {
                         self.summary.pending += 1;
-                        self.inflight.insert(rec);
+                        self.inflight.take(rec);
                     }
                     if let Some(b) = closed {
                         self.emit(b);
