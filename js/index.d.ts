@@ -198,6 +198,11 @@ export interface RunOptions {
   onProgress?: (progress: Progress) => void;
   /** Stops reading and sending; rows not handed to the API end failed ("cancelled"); run rejects with E_ABORTED. */
   signal?: AbortSignal;
+  /**
+   * Sends the requests (default: the global `fetch`). Called as `fetch(url, { method, headers, body, signal })`
+   * with a `Uint8Array` body; it must resolve to a `Response` or reject on a network error.
+   */
+  fetch?: (url: string, init: { method: string; headers: Record<string, string>; body: Uint8Array; signal: AbortSignal }) => Promise<Response>;
 }
 
 export declare class Importer {

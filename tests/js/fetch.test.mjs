@@ -1,0 +1,159 @@
+// run()'s `fetch` option and the package's threadFetch (js/fetch-thread.mjs, what the command line sends with),
+// against the sandbox: faults, 207s, abort, an unreachable api.
+import { test, describe, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { startSandbox } from "../sandbox/server.mjs";
+import { Importer, ready } from "../../dist/pkg/node.js";
+import { threadFetch } from "../../dist/pkg/fetch-thread.mjs";
+import { CREDS, makeCsv, assertStoredExactly, assertAddsUp, rejectedLines, streamOf, storedPeople } from "./helpers.mjs";
+
+const enc = new TextEncoder();
+const importer = (url, api, kind, extra = {}) => new Importer({ api, kind, endpoint: url, credentials: CREDS[api], ...extra });
+
+describe("run({ fetch })", () => {
+  before(() => ready);
+
+  test("a fetch passed to run() makes every request; the global fetch is not used", async () => {
+    const seen = [];
+    const own = async (url, init) => {
+      seen.push({ url, init });
+      const body = JSON.parse(new TextDecoder().decode(init.body));
+      assert.ok(Array.isArray(body.batch));
+      return new Response("{}", { status: 200 });
+    };
+    const global = globalThis.fetch;
+    globalThis.fetch = () => assert.fail("the global fetch was called");
+    try {
+      const { text, good, bad } = makeCsv("events", 500, { seed: 5 });
+      // The endpoint is not listening: only `own` can answer.
+      const s = await importer("http://127.0.0.1:9", "track", "events", { batchBytes: 20_000 }).run(streamOf(enc.encode(text)), { fetch: own });
+      assertAddsUp(s);
+      assert.equal(s.sent, good.length);
+      assert.equal(s.rejected, bad.length);
+      assert.equal(seen.length, s.requests);
+      assert.ok(seen.length > 1);
+      for (const { url, init } of seen) {
+        assert.equal(url, "http://127.0.0.1:9/api/v2/batch");
+        assert.equal(init.method, "POST");
+        assert.match(init.headers.authorization, /^Basic /);
+        assert.ok(init.body instanceof Uint8Array);
+        assert.ok(init.signal instanceof AbortSignal);
+      }
+    } finally {
+      globalThis.fetch = global;
+    }
+  });
+
+  test("a fetch that rejects is a network error: retried, then E_NETWORK when the api never answered", async () => {
+    let calls = 0;
+    const down = async () => {
+      calls++;
+      throw new TypeError("fetch failed", { cause: new Error("connect ECONNREFUSED") });
+    };
+    const { text } = makeCsv("people", 50, { seed: 2 });
+    const err = await importer("http://127.0.0.1:9", "track", "people")
+      .run(streamOf(enc.encode(text)), { fetch: down })
+      .then(() => assert.fail("expected E_NETWORK"), (e) => e);
+    assert.equal(err.code, "E_NETWORK");
+    assert.match(err.message, /cannot reach the api: network error: fetch failed: connect econnrefused/);
+    assert.equal(calls, 3, "three network errors before any answer stop the run");
+    assertAddsUp(err.summary);
+  });
+
+  test("fetch that is not a function is E_CONFIG", async () => {
+    const { text } = makeCsv("people", 5);
+    const err = await importer("http://127.0.0.1:9", "track", "people")
+      .run(streamOf(enc.encode(text)), { fetch: "fetch" })
+      .then(() => assert.fail("expected E_CONFIG"), (e) => e);
+    assert.equal(err.code, "E_CONFIG");
+    assert.match(err.message, /expected options\.fetch to be a function, found string/);
+  });
+});
+
+describe("threadFetch", () => {
+  let sb;
+  before(async () => {
+    await ready;
+    sb = await startSandbox({ port: 0 });
+  });
+  after(() => sb.close());
+
+  for (const api of ["track", "pipelines"]) {
+    test(`${api}: under 5xx, 429 with Retry-After and dropped connections, the sandbox ends with every valid row`, async () => {
+      await fetch(`${sb.url}/__sandbox/reset`, { method: "POST" });
+      await fetch(`${sb.url}/__sandbox/faults`, {
+        method: "POST",
+        body: JSON.stringify({ seed: 3, errorRate: 0.1, rateLimitEvery: 9, retryAfter: 0, dropRate: 0.03 }),
+      });
+      const f = threadFetch();
+      try {
+        const { text, good, bad } = makeCsv("events", 3000, { seed: 13 });
+        const imp = importer(sb.url, api, "events", { batchBytes: 30_000 });
+        let rejected = "";
+        const s = await imp.run(streamOf(enc.encode(text), 9000), { fetch: f, onProgress: () => (rejected += imp.takeRejectedCsv()) });
+        rejected += imp.takeRejectedCsv();
+        assertAddsUp(s);
+        assert.equal(s.sent, good.length, JSON.stringify(s));
+        assert.ok(s.retries > 0, "the faults were retried");
+        assert.deepEqual(rejectedLines(rejected).map((r) => r.line), bad.map((b) => b.line));
+        await assertStoredExactly(sb, api, "events", good);
+      } finally {
+        await f.close();
+        await fetch(`${sb.url}/__sandbox/faults`, { method: "POST", body: "{}" });
+      }
+    });
+  }
+
+  test("a 207 answer crosses the thread intact: status, headers and body", async () => {
+    await fetch(`${sb.url}/__sandbox/reset`, { method: "POST" });
+    const f = threadFetch();
+    try {
+      // The core never sends an entry the sandbox would refuse, so this asks directly: an empty identifier.
+      const body = enc.encode(JSON.stringify({ batch: [{ type: "person", identifiers: { id: "" }, action: "identify" }] }));
+      const auth = "Basic " + btoa(`${CREDS.track.siteId}:${CREDS.track.apiKey}`);
+      const r = await f(`${sb.url}/api/v2/batch`, { method: "POST", headers: { "content-type": "application/json", authorization: auth }, body });
+      assert.equal(r.status, 207);
+      const j = JSON.parse(await r.text());
+      assert.equal(j.errors[0].batch_index, 0);
+      assert.match(r.headers.get("content-type"), /json/);
+    } finally {
+      await f.close();
+    }
+  });
+
+  test("an AbortSignal cancels the run; requests out on the thread are abandoned and the thread closes", async () => {
+    const slow = await startSandbox({ port: 0, faults: { latencyMs: 200 } });
+    const f = threadFetch();
+    try {
+      const { text } = makeCsv("people", 3000);
+      const imp = importer(slow.url, "track", "people", { batchBytes: 5000, concurrency: 2 });
+      const ac = new AbortController();
+      const err = await imp
+        .run(streamOf(enc.encode(text)), { fetch: f, signal: ac.signal, onProgress: (p) => p.sent > 0 && ac.abort() })
+        .then(() => assert.fail("expected E_ABORTED"), (e) => e);
+      assert.equal(err.code, "E_ABORTED");
+      assertAddsUp(err.summary);
+      assert.ok(err.summary.failed > 0);
+      // Aborted requests may still reach the sandbox; what it stored is at least what was counted sent.
+      assert.ok((await storedPeople(slow, "track")).size >= err.summary.sent);
+    } finally {
+      await f.close();
+      await slow.close();
+    }
+    await assert.rejects(f("http://127.0.0.1:9/"), /stopped/, "a closed thread refuses new requests");
+  });
+
+  test("an unreachable api is E_NETWORK with the socket's error, as with the global fetch", async () => {
+    const f = threadFetch();
+    try {
+      const { text } = makeCsv("people", 20);
+      const err = await importer("http://127.0.0.1:9", "track", "people")
+        .run(streamOf(enc.encode(text)), { fetch: f })
+        .then(() => assert.fail("expected E_NETWORK"), (e) => e);
+      assert.equal(err.code, "E_NETWORK");
+      assert.match(err.message, /cannot reach the api: network error: fetch failed: connect econnrefused 127\.0\.0\.1:9/);
+    } finally {
+      await f.close();
+    }
+  });
+});
