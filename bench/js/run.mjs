@@ -87,7 +87,7 @@ await gen(CDP_ROWS);
 const big = data(WIRE_ROWS);
 const small = data(CDP_ROWS);
 
-const WIRE_RUNS = Number(process.env.WIRE_RUNS || 3);
+const WIRE_RUNS = Number(process.env.WIRE_RUNS || 5);
 console.error(`== wire: ${WIRE_ROWS} events to the instant sink (the two Track clients ${WIRE_RUNS} times, interleaved)`);
 for (let run = 1; run <= WIRE_RUNS; run++) {
   await wire("wire", "cio-backfill (track, --rate 1000)", "sink", WIRE_ROWS, cli(big, ["--api", "track", "--rate", "1000"]), { run });
