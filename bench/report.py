@@ -298,15 +298,21 @@ if p2:
     if mem:
         w("## Memory of the Node side by file size (events)")
         w("")
+        w("Peak RSS of the whole Node process. Flat means the peak at every file from 100 MB up is within 25% + 1 MiB")
+        w("of the peak at 100 MB: a 10 MB run (under a second) ends before V8's heaps have grown to their working")
+        w("size, so it is shown but not the reference.")
+        w("")
         w("| what | " + " | ".join(f"{r['mb']} MB" for r in mem if r["tool"].startswith("wasm")) + " |")
         w("|---|" + "---:|" * len([r for r in mem if r["tool"].startswith("wasm")]))
         for tool in ["wasm-core (dry run)", "cio-backfill (track, --rate 1000)"]:
             g = sorted([r for r in mem if r["tool"] == tool], key=lambda r: r["mb"])
             if g:
                 peaks = [r["peakRssKib"] / 1024 for r in g]
-                goals.append((f"{tool}: peak memory flat as the file grows",
+                # From 100 MB up: a 10 MB run ends before Node's heaps reach their working size.
+                steady = [r["peakRssKib"] / 1024 for r in g if r["mb"] >= 100] or peaks
+                goals.append((f"{tool}: peak memory flat as the file grows (from 100 MB up)",
                               " / ".join(f"{x:.0f}" for x in peaks) + f" MiB at {' / '.join(str(r['mb']) for r in g)} MB",
-                              max(peaks) <= min(peaks) * 1.25))
+                              max(steady) <= steady[0] * 1.25 + 1))
             w(f"| {tool} | " + " | ".join(f"{r['peakRssKib'] / 1024:.0f} MiB ({r['secs']:.1f} s, load {r['load1']:.2f})" for r in g) + " |")
         w("")
 

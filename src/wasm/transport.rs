@@ -286,6 +286,15 @@ async fn read_chunk(reader: &web_sys::ReadableStreamDefaultReader) -> Result<Opt
     }
 }
 
+/// Cancel the input stream. The promise rejects when the stream has already failed: it is awaited (and its
+/// outcome dropped) so that it never surfaces as an unhandled rejection.
+fn cancel_quietly(reader: &web_sys::ReadableStreamDefaultReader) {
+    let p = reader.cancel();
+    spawn_local(async move {
+        let _ = JsFuture::from(p).await;
+    });
+}
+
 fn js_type(v: &JsValue) -> String {
     v.js_typeof().as_string().unwrap_or_else(|| "a value".into())
 }
@@ -347,6 +356,10 @@ pub(crate) async fn run(
     let mut in_flight = 0usize;
     let mut timer_at: Option<f64> = None;
     let mut aborted = false;
+    // An error that stops the run (bad input, a stream that failed): reading stops, rows not yet handed to the
+    // API end failed, and the loop goes on until the requests already out are answered, so that the summary
+    // (and the rejected CSV) account for them; then `run()` rejects with it.
+    let mut stopped: Option<JsValue> = None;
     loop {
         let now = js_sys::Date::now();
         let step = core.borrow_mut().poll(now);
@@ -397,24 +410,23 @@ pub(crate) async fn run(
                 // Bind the result first: a temporary `borrow_mut()` in the `if let` would live through the block.
                 let pushed = core.borrow_mut().push(&bytes);
                 if let Err(e) = pushed {
-                    let _ = reader.cancel();
-                    return Err(with_summary(js_error(e.code(), e.message()), &core.borrow()));
+                    cancel_quietly(&reader);
+                    core.borrow_mut().cancel(&format!("not sent: {}", e.message()));
+                    stopped = Some(js_error(e.code(), e.message()));
                 }
             }
             Event::Chunk(Ok(None)) => {
                 reading = false;
                 let finished = core.borrow_mut().finish();
                 if let Err(e) = finished {
-                    return Err(with_summary(js_error(e.code(), e.message()), &core.borrow()));
+                    core.borrow_mut().cancel(&format!("not sent: {}", e.message()));
+                    stopped = Some(js_error(e.code(), e.message()));
                 }
             }
             Event::Chunk(Err(e)) => {
                 core.borrow_mut().cancel(&format!("reading the file failed: {e}"));
-                let _ = reader.cancel();
-                return Err(with_summary(
-                    js_error("E_CSV", &format!("reading the file failed: {e}")),
-                    &core.borrow(),
-                ));
+                cancel_quietly(&reader);
+                stopped = Some(js_error("E_CSV", &format!("reading the file failed: {e}")));
             }
             Event::Answer(id, Ok(resp)) => {
                 in_flight -= 1;
@@ -435,7 +447,7 @@ pub(crate) async fn run(
             Event::Abort => {
                 aborted = true;
                 core.borrow_mut().cancel("cancelled");
-                let _ = reader.cancel();
+                cancel_quietly(&reader);
             }
         }
         if let Some(f) = &on_progress {
@@ -445,11 +457,14 @@ pub(crate) async fn run(
             }
         }
     }
-    let _ = reader.cancel();
+    cancel_quietly(&reader);
     if let Some(f) = &on_progress {
         report(f, &core, js_sys::Date::now() - started)?;
     }
     let c = core.borrow();
+    if let Some(err) = stopped {
+        return Err(with_summary(err, &c));
+    }
     if let Some((code, message)) = c.fatal() {
         return Err(with_summary(js_error(code, &message), &c));
     }

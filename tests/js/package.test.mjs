@@ -227,6 +227,45 @@ describe("package (node entry)", () => {
     }
   });
 
+  test("a stream that fails mid-run: E_CSV after the requests out are answered; every row accounted for", async () => {
+    const slow = await startSandbox({ port: 0, faults: { latencyMs: 150 } });
+    try {
+      const bytes = enc.encode(makeCsv("people", 6000).text);
+      let sent = 0;
+      let requestsOut;
+      const out = new Promise((r) => (requestsOut = r));
+      // Two thirds of the file, then, once requests are out, the stream breaks (a disk or network read failing).
+      const stream = new ReadableStream({
+        async pull(c) {
+          if (sent >= (bytes.length * 2) / 3) {
+            await out;
+            return c.error(new Error("Disk Gone"));
+          }
+          c.enqueue(bytes.slice(sent, sent + 4096));
+          sent += 4096;
+        },
+      });
+      const imp = importer(slow, "track", "people", { batchBytes: 5000, concurrency: 4 });
+      const err = await imp
+        .run(stream, { onProgress: (p) => p.requests >= 3 && requestsOut() })
+        .then(
+          () => assert.fail("expected E_CSV"),
+          (e) => e,
+        );
+      assert.equal(err.code, "E_CSV");
+      assert.match(err.message, /^reading the file failed: disk gone/);
+      const s = err.summary;
+      assertAddsUp(s);
+      assert.equal(s.pending, 0, "no row left in flight: the answers were awaited");
+      assert.ok(s.sent > 0, JSON.stringify(s));
+      assert.equal((await storedPeople(slow, "track")).size, s.sent, "what the summary calls sent is stored");
+      const failed = rejectedLines(imp.takeRejectedCsv()).filter((r) => r.code === "failed");
+      assert.equal(failed.length, s.failed);
+    } finally {
+      await slow.close();
+    }
+  });
+
   test("run() settles when the rate limiter makes it wait on timers that fire early", { timeout: 20_000 }, async () => {
     // Node's timers fire up to ~2 ms before Date.now() reaches their time. Make every timer fire 3 ms early: the run
     // loop must re-arm, not wait for a wake-up that never comes (it did: the command line then exited 0 mid-run).
