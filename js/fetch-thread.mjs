@@ -11,8 +11,7 @@ import { Worker, isMainThread, parentPort } from "node:worker_threads";
 
 /** Start the thread; returns a fetch-compatible function with a `close()` that ends the thread. */
 export function threadFetch() {
-  // The thread keeps little: a small young generation stops its heap from growing with the input.
-  const worker = new Worker(new URL(import.meta.url), { resourceLimits: { maxYoungGenerationSizeMb: 4 } });
+  const worker = new Worker(new URL(import.meta.url));
   const pending = new Map();
   let next = 1;
   let failed = null;
