@@ -13,10 +13,9 @@ use crate::csv_input::Record;
 /// Unsettled records by record number.
 #[derive(Debug, Default)]
 pub(crate) struct Held {
-    /// Record numbers in increasing order; `None` once the row has settled.
+    /// Record numbers in increasing order; `None` once the row has settled. The front is never `None`.
     slots: VecDeque<(u64, Option<Record>)>,
     spare: Vec<Record>,
-    len: usize,
 }
 
 /// Records kept on the free list at most (more would only hold memory after a burst).
@@ -31,14 +30,12 @@ impl Held {
         let mut kept = self.spare.pop().unwrap_or_default();
         std::mem::swap(&mut kept, rec);
         self.slots.push_back((kept.record, Some(kept)));
-        self.len += 1;
     }
 
     /// Take record `record` out, if it is held. Give it back with [`Held::recycle`] when done with it.
     pub(crate) fn remove(&mut self, record: u64) -> Option<Record> {
         let i = self.slots.binary_search_by_key(&record, |(r, _)| *r).ok()?;
         let rec = self.slots[i].1.take()?;
-        self.len -= 1;
         while matches!(self.slots.front(), Some((_, None))) {
             self.slots.pop_front();
         }
@@ -60,12 +57,12 @@ impl Held {
     /// Number of records held.
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
-        self.len
+        self.slots.iter().filter(|(_, r)| r.is_some()).count()
     }
 
     /// True when nothing is held.
     pub(crate) fn is_empty(&self) -> bool {
-        self.len == 0
+        self.slots.is_empty()
     }
 }
 
