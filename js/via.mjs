@@ -192,7 +192,8 @@ async function* bytesOf(input) {
   throw new ViaError("E_CONFIG", "importVia needs `file` (a Blob) or `stream` (a ReadableStream or an async iterable of bytes)");
 }
 
-async function sha256Hex(bytes) {
+/** The SHA-256 of `bytes` in lowercase hex (the X-Chunk-Sha256 header; the page's worker mode uses it too). */
+export async function sha256Hex(bytes) {
   const d = await crypto.subtle.digest("SHA-256", bytes);
   return [...new Uint8Array(d)].map((b) => b.toString(16).padStart(2, "0")).join("");
 }
@@ -216,8 +217,9 @@ function retryAfterMs(res, fallback) {
   return Number.isFinite(t) ? Math.min(300_000, Math.max(0, t - Date.now())) : fallback;
 }
 
-/** The rejected-rows CSV without its header row. */
-function withoutHeader(csv) {
+/** The rejected-rows CSV without its header row (every chunk's answer repeats it; the page's worker mode uses it
+ * too). */
+export function withoutHeader(csv) {
   let q = false;
   for (let i = 0; i < csv.length; i++) {
     const c = csv.charCodeAt(i);

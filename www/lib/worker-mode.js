@@ -17,25 +17,7 @@
 // It cuts the file with js/via.mjs's CsvChunker (the build copies it to pkg/, next to the wasm), the same one the
 // command line's --via uses; the engine worker runs it for mode "worker".
 
-import { CsvChunker } from "../pkg/via.mjs";
-
-const NL = 0x0a, QUOTE = 0x22;
-
-async function sha256Hex(bytes) {
-  const d = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
-  return Array.from(d, (b) => b.toString(16).padStart(2, "0")).join("");
-}
-
-/** The rejected-rows CSV without its header row (every chunk's answer repeats it). */
-function withoutHeader(csv) {
-  let q = false;
-  for (let i = 0; i < csv.length; i++) {
-    const c = csv.charCodeAt(i);
-    if (c === QUOTE) q = !q;
-    else if (c === NL && !q) return csv.slice(i + 1);
-  }
-  return "";
-}
+import { CsvChunker, sha256Hex, withoutHeader } from "../pkg/via.mjs";
 
 export class WorkerModeError extends Error {
   constructor(code, message) { super(message); this.code = code; }
