@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Build the npm package into dist/pkg (and the web page's copy of the wasm-bindgen output into www/pkg):
-# cargo (wasm32, release) -> wasm-bindgen --target web -> wasm-opt -Oz (npm binaryen@132, never Debian's) ->
+# cargo (wasm32, release) -> wasm-bindgen --target web -> wasm-opt -O3 (npm binaryen@132, never Debian's) ->
 # package.json from pkg.json + the entry files from js/. Idempotent; `make build` runs it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,7 +29,7 @@ mkdir -p "$OUT.tmp/wasm" "$OUT.tmp/bin"
 wasm-bindgen --target web --out-dir "$OUT.tmp/wasm" "$WASM"
 # The features Rust's wasm32 target emits by default, and simd128 (.cargo/config.toml); wasm-opt must accept
 # them (it does not read them back from the module once wasm-bindgen has stripped the target_features section).
-"$WASM_OPT" -Oz --enable-simd --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
+"$WASM_OPT" -O3 --enable-simd --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
   --enable-reference-types --enable-multivalue --enable-mutable-globals \
   -o "$OUT.tmp/wasm/cio_backfill_bg.opt.wasm" "$OUT.tmp/wasm/cio_backfill_bg.wasm"
 mv "$OUT.tmp/wasm/cio_backfill_bg.opt.wasm" "$OUT.tmp/wasm/cio_backfill_bg.wasm"

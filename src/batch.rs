@@ -4,6 +4,7 @@
 //! split, dropped or duplicated, and a batch is closed only when the next item would not fit.
 
 use std::ops::Range;
+use std::rc::Rc;
 
 /// Where a row came from: enough to put its outcome back on the right line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -14,10 +15,10 @@ pub struct RowRef {
     pub line: u64,
 }
 
-/// One request body and the rows in it.
+/// One request body and the rows in it. The body is shared (not copied) with the requests that send it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Batch {
-    body: Vec<u8>,
+    body: Rc<Vec<u8>>,
     items: Vec<Range<usize>>,
     rows: Vec<RowRef>,
 }
@@ -29,7 +30,11 @@ impl Batch {
     }
     /// Consume the batch, keeping the body.
     pub fn into_body(self) -> Vec<u8> {
-        self.body
+        Rc::try_unwrap(self.body).unwrap_or_else(|shared| shared.as_ref().clone())
+    }
+    /// The body, shared: what a [`crate::sender::Request`] carries, without a copy.
+    pub fn shared_body(&self) -> Rc<Vec<u8>> {
+        Rc::clone(&self.body)
     }
     /// Number of items.
     pub fn len(&self) -> usize {
@@ -57,23 +62,25 @@ impl Batch {
     pub fn slice(&self, range: Range<usize>) -> Batch {
         let prefix = self.prefix();
         let suffix = self.suffix();
-        let mut b = Batch {
-            body: Vec::with_capacity(self.body.len()),
-            items: Vec::new(),
-            rows: Vec::new(),
-        };
-        b.body.extend_from_slice(prefix);
+        let mut body = Vec::with_capacity(self.body.len());
+        let mut items = Vec::new();
+        let mut rows = Vec::new();
+        body.extend_from_slice(prefix);
         for i in range {
-            if !b.items.is_empty() {
-                b.body.push(b',');
+            if !items.is_empty() {
+                body.push(b',');
             }
-            let start = b.body.len();
-            b.body.extend_from_slice(self.item(i));
-            b.items.push(start..b.body.len());
-            b.rows.push(self.rows[i]);
+            let start = body.len();
+            body.extend_from_slice(self.item(i));
+            items.push(start..body.len());
+            rows.push(self.rows[i]);
         }
-        b.body.extend_from_slice(suffix);
-        b
+        body.extend_from_slice(suffix);
+        Batch {
+            body: Rc::new(body),
+            items,
+            rows,
+        }
     }
     /// Split into two halves (the first gets the smaller half); `None` for fewer than two items.
     pub fn split(&self) -> Option<(Batch, Batch)> {
@@ -140,7 +147,7 @@ impl Packer {
         let mut body = Vec::with_capacity(config.max_body_bytes.min(1 << 20));
         body.extend_from_slice(&config.prefix);
         Batch {
-            body,
+            body: Rc::new(body),
             items: Vec::new(),
             rows: Vec::new(),
         }
@@ -176,12 +183,14 @@ impl Packer {
         if would_be > self.config.max_body_bytes || self.current.items.len() >= self.config.max_items {
             closed = self.flush();
         }
+        // The open batch's body is never shared, so this never copies it.
+        let body = Rc::make_mut(&mut self.current.body);
         if !self.current.items.is_empty() {
-            self.current.body.push(b',');
+            body.push(b',');
         }
-        let start = self.current.body.len();
-        self.current.body.extend_from_slice(item);
-        self.current.items.push(start..self.current.body.len());
+        let start = body.len();
+        body.extend_from_slice(item);
+        self.current.items.push(start..body.len());
         self.current.rows.push(row);
         Ok(closed)
     }
@@ -192,7 +201,7 @@ impl Packer {
             return None;
         }
         let mut b = std::mem::replace(&mut self.current, Self::empty(&self.config));
-        b.body.extend_from_slice(&self.config.suffix);
+        Rc::make_mut(&mut b.body).extend_from_slice(&self.config.suffix);
         Some(b)
     }
 

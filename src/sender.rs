@@ -132,8 +132,8 @@ fn default_rate(api: Api) -> f64 {
 pub struct Request {
     /// Identifies the request in [`Sender::on_response`] / [`Sender::on_network_error`].
     pub id: u64,
-    /// The exact JSON body.
-    pub body: Vec<u8>,
+    /// The exact JSON body (shared with the batch, which keeps it for retries).
+    pub body: std::rc::Rc<Vec<u8>>,
     /// 1 for the first try of this body.
     pub attempt: u32,
 }
@@ -580,7 +580,7 @@ impl Sender {
         }
         let request = Request {
             id,
-            body: job.batch.body().to_vec(),
+            body: job.batch.shared_body(),
             attempt: job.attempt,
         };
         self.in_flight.insert(id, job);

@@ -56,7 +56,7 @@ pub fn run_with(o: ImportOptions, input: &[u8], chunk: usize, mut api: Option<Fa
     for _ in 0..10_000_000 {
         match imp.poll(now) {
             Step::Send(req) => {
-                out.bodies.push(req.body.clone());
+                out.bodies.push(req.body.to_vec());
                 let resp = match api.as_mut() {
                     Some(f) => f(&req.body),
                     None => panic!("a dry run sent a request"),
