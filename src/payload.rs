@@ -354,6 +354,7 @@ fn write_value(v: Value, text: &str, out: &mut Vec<u8>) {
         Value::Str => json_str(text, out),
         Value::Int(i) => write_int(i, out),
         Value::Float(f) => serde_json::to_writer(&mut *out, &f).expect("vec write"),
+        Value::Decimal => out.extend_from_slice(crate::mapping::trim(text).as_bytes()),
         Value::Bool(b) => out.extend_from_slice(if b { b"true" } else { b"false" }),
         Value::Null => out.extend_from_slice(b"null"),
         Value::Date(s) => write_int(s, out),

@@ -50,6 +50,8 @@ pub enum Value {
     Int(i64),
     /// A number.
     Float(f64),
+    /// A number whose cell (trimmed) is already what JSON would write for it: see [`is_canonical_decimal`].
+    Decimal,
     /// A boolean.
     Bool(bool),
     /// JSON `null` (an empty cell with `empty_as_null`).
@@ -326,6 +328,8 @@ impl Validator {
             let v = match col.ty {
                 ValueType::String => Some(Value::Str),
                 ValueType::Integer => parse_int(cell).map(Value::Int),
+                // Most decimal cells (`66.59`) are written back as they are: no parse, no formatting.
+                ValueType::Float if !m.decimal_comma && is_canonical_decimal(cell) => Some(Value::Decimal),
                 ValueType::Float => parse_float(cell, m.decimal_comma)
                     .or_else(|| parse_float(cell, false))
                     .map(Value::Float),
@@ -409,6 +413,36 @@ impl Validator {
     }
 }
 
+/// True if `s` is a decimal that serde_json writes back byte for byte once it is read as an `f64`: an optional
+/// minus, an integer part without leading zeros, a point and a fraction that does not end in 0, at most 15
+/// significant digits, and a size serde_json writes without an exponent (below 10^15, and at most three zeros after
+/// `0.`), and at most 17 digits in all (as [`crate::mapping::parse_float`] takes). With 15 significant digits or fewer the `f64` nearest to the decimal gives the same digits back, and no
+/// shorter decimal rounds to that `f64` (it too would have 15 digits or fewer), so the shortest form serde_json
+/// writes is the cell itself. Checked against serde_json by a property test.
+pub fn is_canonical_decimal(s: &str) -> bool {
+    let b = s.as_bytes();
+    let b = b.strip_prefix(b"-").unwrap_or(b);
+    let Some(dot) = b.iter().position(|&c| c == b'.') else {
+        return false;
+    };
+    let (int, frac) = (&b[..dot], &b[dot + 1..]);
+    let digits = |d: &[u8]| !d.is_empty() && d.iter().all(u8::is_ascii_digit);
+    if !digits(int) || !digits(frac) || frac.ends_with(b"0") || (int.len() > 1 && int[0] == b'0') {
+        return false;
+    }
+    let significant = if int == b"0" {
+        let zeros = frac.iter().take_while(|&&c| c == b'0').count();
+        if zeros > 3 {
+            return false;
+        }
+        frac.len() - zeros
+    } else {
+        int.len() + frac.len()
+    };
+    // (parse_float takes at most 17 digits: a longer cell is not a number to it, and must not become one here.)
+    significant <= 15 && int.len() + frac.len() <= 17
+}
+
 /// The size of `s` as a JSON string: quotes, and the escapes serde_json writes.
 pub fn json_string_len(s: &str) -> usize {
     2 + s
@@ -470,6 +504,69 @@ pub fn plausible_email(s: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn serde_writes(s: &str) -> String {
+        serde_json::to_string(&s.parse::<f64>().expect("a number")).unwrap()
+    }
+
+    #[test]
+    fn canonical_decimals_are_the_ones_serde_json_writes_back() {
+        let cases: &[(&str, bool)] = &[
+            ("66.59", true),
+            ("0.5", true),
+            ("-0.5", true),
+            ("-12.25", true),
+            ("0.0001", true),
+            ("12345678901234.5", true),
+            ("0.000123456789012", true),
+            ("0.000123456789012345", false),
+            ("1.50", false),
+            ("5", false),
+            ("05.5", false),
+            (".5", false),
+            ("5.", false),
+            ("0.00001", false),
+            ("123456789012345.1", false),
+            ("1e5", false),
+            ("+1.5", false),
+            ("1,5", false),
+            ("-", false),
+            ("1.2.3", false),
+            ("", false),
+        ];
+        for &(s, want) in cases {
+            assert_eq!(is_canonical_decimal(s), want, "{s:?}");
+            if want {
+                assert_eq!(serde_writes(s), s);
+                assert_eq!(crate::mapping::parse_float(s, false), s.parse().ok(), "{s:?}");
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 4000, ..Default::default() })]
+
+        #[test]
+        fn a_canonical_decimal_is_written_back_unchanged(
+            neg in proptest::bool::ANY,
+            int in "0|[1-9][0-9]{0,15}",
+            zeros in 0usize..6,
+            frac in "[0-9]{0,15}[1-9]",
+        ) {
+            let s = format!("{}{int}.{}{frac}", if neg { "-" } else { "" }, "0".repeat(zeros));
+            if is_canonical_decimal(&s) {
+                proptest::prop_assert_eq!(serde_writes(&s), s.clone());
+                proptest::prop_assert_eq!(crate::mapping::parse_float(&s, false), s.parse().ok());
+            }
+        }
+
+        #[test]
+        fn any_text_taken_as_canonical_is_written_back_unchanged(s in "[-0-9.]{1,20}") {
+            if is_canonical_decimal(&s) {
+                proptest::prop_assert_eq!(serde_writes(&s), s.clone());
+            }
+        }
+    }
 
     #[test]
     fn emails() {
