@@ -12,6 +12,7 @@ import crypto from "node:crypto";
 import { Readable } from "node:stream";
 import { Importer, version } from "../node.js";
 import { importVia } from "../via.mjs";
+import { applyColumnSpec } from "../columns.mjs";
 import { threadFetch } from "../fetch-thread.mjs";
 
 const PROG = "cio-backfill";
@@ -169,7 +170,6 @@ function oneOf(values, name, allowed, required) {
   return v;
 }
 
-const TYPES = ["auto", "string", "integer", "float", "boolean", "date"];
 
 function buildMapping(values) {
   let mapping = {};
@@ -210,21 +210,8 @@ function buildMapping(values) {
   if (values["date-order"] !== undefined) mapping.dateOrder = oneOf(values, "date-order", ["dayFirst", "monthFirst"]);
   if (values["empty-as-null"]) mapping.emptyAsNull = true;
   for (const spec of values.column ?? []) {
-    const eq = spec.lastIndexOf("=");
-    if (eq <= 0) fail("E_USAGE", `--column: expected NAME=TYPE (or NAME=ignore), found ${JSON.stringify(spec)}`);
-    const name = spec.slice(0, eq);
-    const choice = spec.slice(eq + 1);
-    mapping.columns = mapping.columns ?? {};
-    const col = { ...(mapping.columns[name] ?? {}) };
-    if (choice === "ignore" || choice === "attribute") col.role = choice;
-    else if (TYPES.includes(choice)) col.type = choice;
-    else {
-      fail(
-        "E_USAGE",
-        `--column ${name}: expected one of ${[...TYPES, "attribute", "ignore"].join(", ")}, found ${JSON.stringify(choice)}`,
-      );
-    }
-    mapping.columns[name] = col;
+    const problem = applyColumnSpec(mapping, spec, "--column");
+    if (problem) fail("E_USAGE", problem);
   }
   return mapping;
 }

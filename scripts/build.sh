@@ -34,7 +34,7 @@ wasm-bindgen --target web --out-dir "$OUT.tmp/wasm" "$WASM"
   -o "$OUT.tmp/wasm/cio_backfill_bg.opt.wasm" "$OUT.tmp/wasm/cio_backfill_bg.wasm"
 mv "$OUT.tmp/wasm/cio_backfill_bg.opt.wasm" "$OUT.tmp/wasm/cio_backfill_bg.wasm"
 
-cp js/index.js js/node.js js/workerd.js js/index.d.ts js/via.mjs js/fetch-thread.mjs js/fetch-thread.d.ts "$OUT.tmp/"
+cp js/index.js js/node.js js/workerd.js js/index.d.ts js/via.mjs js/columns.mjs js/fetch-thread.mjs js/fetch-thread.d.ts "$OUT.tmp/"
 cp js/cli.mjs "$OUT.tmp/bin/cio-backfill.mjs"
 chmod +x "$OUT.tmp/bin/cio-backfill.mjs"
 cp js/README.md "$OUT.tmp/README.md"

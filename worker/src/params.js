@@ -1,5 +1,6 @@
 // Query parameters of `POST /import` → the package's Importer options. The names mirror the command line's
 // flags (`--id-column X` → `?id-column=X`); anything else is refused, so a typo never silently does nothing.
+import { applyColumnSpec } from "../../dist/pkg/columns.mjs";
 
 export class RequestError extends Error {
   constructor(status, code, message, extra, headers) {
@@ -29,7 +30,6 @@ const COUNTS = ["chunk", "line-offset", "record-offset", "resume-after-record"];
 const OTHER = ["kind", "date-order", "delimiter", "encoding", "source", "mapping", "api", "region", "column"];
 /** Parameters that may be given more than once (like the command line's repeatable flags). */
 const REPEATABLE = ["column"];
-const TYPES = ["auto", "string", "integer", "float", "boolean", "date"];
 /** Names the importer page (www/lib/worker-mode.js) sends, accepted as aliases. */
 const ALIASES = { skipCampaignWindow: "skip-campaign-window", dryRun: "dry-run" };
 
@@ -99,16 +99,8 @@ export function parseImportParams(searchParams, config) {
   if (ids.length > 1) throw bad("give one identifier column: id-column, email-column or cio-id-column");
   if (mapping.eventColumn !== undefined && mapping.eventName !== undefined) throw bad("give event-column or event-name, not both");
   for (const spec of seen.get("column") ?? []) {
-    const eq = spec.lastIndexOf("=");
-    if (eq <= 0) throw bad(`column: expected NAME=TYPE (or NAME=ignore), found ${JSON.stringify(spec)}`);
-    const name = spec.slice(0, eq);
-    const choice = spec.slice(eq + 1);
-    mapping.columns = mapping.columns ?? {};
-    const col = { ...(mapping.columns[name] ?? {}) };
-    if (choice === "ignore" || choice === "attribute") col.role = choice;
-    else if (TYPES.includes(choice)) col.type = choice;
-    else throw bad(`column ${name}: expected one of ${[...TYPES, "attribute", "ignore"].join(", ")}, found ${JSON.stringify(choice)}`);
-    mapping.columns[name] = col;
+    const problem = applyColumnSpec(mapping, spec, "column");
+    if (problem) throw bad(problem);
   }
   if (seen.has("empty-as-null")) mapping.emptyAsNull = parseBool("empty-as-null", seen.get("empty-as-null"));
   if (seen.has("date-order")) {

@@ -1,0 +1,29 @@
+// `--column NAME=TYPE` (the command line) and `column=NAME=TYPE` (the Worker's query parameters): one parser for
+// both, so the two accept and refuse the same things with the same words.
+
+/** The types a column can be given (the core's `ValueType`, and `auto` for inferred). */
+export const COLUMN_TYPES = ["auto", "string", "integer", "float", "boolean", "date"];
+
+/**
+ * Apply one `NAME=TYPE` (or `NAME=attribute`, `NAME=ignore`) to `mapping.columns`. The name may hold `=`: the last
+ * one splits. Returns null, or what is wrong, starting with `label` (`--column`, `column`), for the caller to raise
+ * as its own error.
+ * @param {{ columns?: Record<string, { role?: string, type?: string }> }} mapping
+ * @param {string} spec
+ * @param {string} label
+ * @returns {string | null}
+ */
+export function applyColumnSpec(mapping, spec, label) {
+  const eq = spec.lastIndexOf("=");
+  if (eq <= 0) return `${label}: expected NAME=TYPE (or NAME=ignore), found ${JSON.stringify(spec)}`;
+  const name = spec.slice(0, eq);
+  const choice = spec.slice(eq + 1);
+  const col = { ...(mapping.columns?.[name] ?? {}) };
+  if (choice === "ignore" || choice === "attribute") col.role = choice;
+  else if (COLUMN_TYPES.includes(choice)) col.type = choice;
+  else {
+    return `${label} ${name}: expected one of ${[...COLUMN_TYPES, "attribute", "ignore"].join(", ")}, found ${JSON.stringify(choice)}`;
+  }
+  mapping.columns = { ...(mapping.columns ?? {}), [name]: col };
+  return null;
+}
