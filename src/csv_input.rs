@@ -75,7 +75,7 @@ impl Default for CsvOptions {
 }
 
 /// One data record (the header row is not a record), reused between reads to avoid allocation.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default)]
 pub struct Record {
     /// 1-based physical line on which the record starts.
     pub line: u64,
@@ -88,9 +88,24 @@ pub struct Record {
     pub byte: u64,
     /// Set when the record's bytes were not valid in the detected encoding; the fields then hold a lossy decoding.
     pub invalid_encoding: bool,
+    /// The fields one after the other, `gap` bytes apart (0, or 1 when the text is a line as it was read, its
+    /// delimiters left in place: one copy of the line instead of one per field).
     text: String,
     ends: Vec<usize>,
+    gap: usize,
 }
+
+/// Records are equal when they say the same: position, flag and fields (however the text is laid out).
+impl PartialEq for Record {
+    fn eq(&self, other: &Record) -> bool {
+        (self.line, self.record, self.byte, self.invalid_encoding)
+            == (other.line, other.record, other.byte, other.invalid_encoding)
+            && self.len() == other.len()
+            && self.iter().eq(other.iter())
+    }
+}
+
+impl Eq for Record {}
 
 impl Record {
     /// Number of fields.
@@ -104,7 +119,7 @@ impl Record {
     /// Field `i`, if present.
     pub fn get(&self, i: usize) -> Option<&str> {
         let end = *self.ends.get(i)?;
-        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        let start = if i == 0 { 0 } else { self.ends[i - 1] + self.gap };
         Some(&self.text[start..end])
     }
     /// All fields in order.
@@ -115,6 +130,7 @@ impl Record {
     pub fn set_fields<'a>(&mut self, fields: impl IntoIterator<Item = &'a str>) {
         self.text.clear();
         self.ends.clear();
+        self.gap = 0;
         for f in fields {
             self.text.push_str(f);
             self.ends.push(self.text.len());
@@ -596,6 +612,9 @@ impl CsvReader {
                 self.rec_line = self.line;
                 self.nout = 0;
                 self.nend = 0;
+                if self.headers.is_some() && self.read_unquoted_line(out) {
+                    return ReadResult::Record;
+                }
                 if self.read_plain_line() {
                     if let Some(r) = self.end_record(out) {
                         return r;
@@ -728,9 +747,45 @@ impl CsvReader {
         true
     }
 
-    /// A record has been parsed into `out`/`ends`: the header row is kept, a data record is written to `out`
-    /// (`Some`); `None` means read on.
-    fn end_record(&mut self, out: &mut Record) -> Option<ReadResult> {
+    /// The fastest path, for a data record with no quote, complete in the buffer and ended by `\n` or `\r\n`
+    /// (most records): its line goes into `out` as it is, delimiters included, with the delimiters' positions as
+    /// the field ends. The fields are the line split at its delimiters, as csv-core gives them for such a line. A
+    /// line with a quote, a lone `\r` or bytes that are not UTF-8 returns false with nothing consumed.
+    fn read_unquoted_line(&mut self, out: &mut Record) -> bool {
+        let delimiter = self.dialect.as_ref().map_or(b',', |d| d.delimiter);
+        let input = &self.buf[self.pos..];
+        let Some(nl) = memchr::memchr(b'\n', input) else {
+            return false;
+        };
+        let line = &input[..nl];
+        let content = match memchr::memchr2(b'"', b'\r', line) {
+            None => line,
+            Some(p) if p + 1 == nl && line[p] == b'\r' && memchr::memchr(b'"', &line[..p]).is_none() => &line[..p],
+            _ => return false,
+        };
+        let Ok(text) = std::str::from_utf8(content) else {
+            return false;
+        };
+        out.text.clear();
+        out.text.push_str(text);
+        out.ends.clear();
+        out.ends.extend(memchr::memchr_iter(delimiter, content));
+        out.ends.push(content.len());
+        out.gap = 1;
+        self.line += 1;
+        self.prev_cr = false;
+        self.pos += nl + 1;
+        let invalid = self.close_record();
+        self.records += 1;
+        out.line = self.rec_line;
+        out.record = self.records;
+        out.byte = self.rec_byte;
+        out.invalid_encoding = invalid;
+        true
+    }
+
+    /// The record read ends here: true if the decoder found malformed bytes in it.
+    fn close_record(&mut self) -> bool {
         self.in_record = false;
         let end = self.base + self.pos as u64;
         let mut invalid = false;
@@ -738,6 +793,13 @@ impl CsvReader {
             self.malformed.pop_front();
             invalid = true;
         }
+        invalid
+    }
+
+    /// A record has been parsed into `out`/`ends`: the header row is kept, a data record is written to `out`
+    /// (`Some`); `None` means read on.
+    fn end_record(&mut self, out: &mut Record) -> Option<ReadResult> {
+        let invalid = self.close_record();
         if self.headers.is_none() {
             self.set_headers();
             return None;
@@ -754,6 +816,7 @@ impl CsvReader {
         out.byte = self.rec_byte;
         out.text.clear();
         out.ends.clear();
+        out.gap = 0;
         let bytes = &self.out[..self.nout];
         let ends = &self.ends[..self.nend];
         match std::str::from_utf8(bytes) {
