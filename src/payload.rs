@@ -43,8 +43,8 @@ fn json_str(s: &str, out: &mut Vec<u8>) {
     serde_json::to_writer(out, s).expect("writing to a Vec cannot fail");
 }
 
-/// True if `b` has a byte that JSON strings escape (a control byte, `"` or `\\`). Eight bytes at a time (SWAR:
-/// wasm has no SIMD by default); the tail is padded with a harmless byte.
+/// True if `b` has a byte that JSON strings escape (a control byte, `"` or `\\`). Eight bytes at a time (SWAR), the
+/// tail as the last eight bytes (overlapping: a byte tested twice changes nothing), and a short string byte by byte.
 fn needs_escape(b: &[u8]) -> bool {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
@@ -54,19 +54,16 @@ fn needs_escape(b: &[u8]) -> bool {
         let zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGH != 0;
         (x.wrapping_sub(ONES * 0x20) & !x & HIGH != 0) || zero(x ^ (ONES * 0x22)) || zero(x ^ (ONES * 0x5c))
     }
+    if b.len() < 8 {
+        return b.iter().any(|&c| c < 0x20 || c == b'"' || c == b'\\');
+    }
     let mut chunks = b.chunks_exact(8);
     for c in &mut chunks {
         if word(u64::from_le_bytes(c.try_into().expect("8 bytes"))) {
             return true;
         }
     }
-    let rest = chunks.remainder();
-    if rest.is_empty() {
-        return false;
-    }
-    let mut pad = [b'a'; 8];
-    pad[..rest.len()].copy_from_slice(rest);
-    word(u64::from_le_bytes(pad))
+    !chunks.remainder().is_empty() && word(u64::from_le_bytes(b[b.len() - 8..].try_into().expect("8 bytes")))
 }
 
 /// `i` in decimal, the same bytes as `write!(out, "{i}")` without the formatting machinery: two digits at a time
