@@ -105,9 +105,11 @@ fn build_tree(mapping: &Mapping) -> Vec<Node> {
     roots
 }
 
+/// `,"k":`: a key as written after another member (the first member is written without the comma).
 fn key_bytes(k: &str) -> Vec<u8> {
-    let mut v = Vec::new();
+    let mut v = vec![b','];
     json_str(k, &mut v);
+    v.push(b':');
     v
 }
 
@@ -188,24 +190,16 @@ impl PayloadBuilder {
             match n {
                 Node::Leaf { key, col } => {
                     let Some(v) = self.slots[*col] else { continue };
-                    if !first {
-                        out.push(b',');
-                    }
+                    out.extend_from_slice(&key[usize::from(first)..]);
                     first = false;
-                    out.extend_from_slice(key);
-                    out.push(b':');
                     write_value(v, rec.get(*col).unwrap_or(""), out);
                 }
                 Node::Object { key, children, cols } => {
                     if !cols.iter().any(|c| self.slots[*c].is_some()) {
                         continue;
                     }
-                    if !first {
-                        out.push(b',');
-                    }
+                    out.extend_from_slice(&key[usize::from(first)..]);
                     first = false;
-                    out.extend_from_slice(key);
-                    out.push(b':');
                     self.write_object(children, rec, out);
                 }
             }
