@@ -216,23 +216,41 @@ impl PayloadBuilder {
         for &(c, v) in &row.values {
             self.slots[c] = Some(v);
         }
-        let mut props = std::mem::take(&mut self.props);
-        props.clear();
-        self.write_object(&self.tree, rec, &mut props);
-        let mut id_input = std::mem::take(&mut self.id_input);
-        let result = self.assemble(row, &props, &mut id_input, out);
-        self.props = props;
-        self.id_input = id_input;
+        // The properties are written right after the other bytes the id hashes, so that the id is one hash of one
+        // buffer, without copying them (a source event id, or a Track person, which has no id, hashes otherwise).
+        let mut input = std::mem::take(&mut self.id_input);
+        input.clear();
+        let hashes_props = row.event_id.is_none() && self.has_id();
+        if hashes_props {
+            self.id_prefix(row, &mut input);
+            input.extend_from_slice(row.event_name.as_bytes());
+            input.push(0);
+            input.extend_from_slice(&row.timestamp_ms.unwrap_or(i64::MIN).to_le_bytes());
+        }
+        let props_at = input.len();
+        self.write_object(&self.tree, rec, &mut input);
+        let mut scratch = std::mem::take(&mut self.props);
+        let result = self.assemble(row, &input, props_at, &mut scratch, out);
+        self.props = scratch;
+        self.id_input = input;
         result
     }
 
+    /// True if the item carries an id (every item but a Track person's).
+    fn has_id(&self) -> bool {
+        !(self.api == Api::TrackV2 && self.kind == Kind::People)
+    }
+
+    /// `input[props_at..]` holds the row's properties (and what precedes them, the rest of what its id hashes).
     fn assemble(
         &self,
         row: &PreparedRow,
-        props: &[u8],
-        id_input: &mut Vec<u8>,
+        input: &[u8],
+        props_at: usize,
+        scratch: &mut Vec<u8>,
         out: &mut Vec<u8>,
     ) -> Result<(), PayloadError> {
+        let props = &input[props_at..];
         let events = self.kind == Kind::Events;
         if events && props.len() > self.limits.event_data_bytes {
             return Err(PayloadError {
@@ -244,7 +262,11 @@ impl PayloadBuilder {
                 ),
             });
         }
-        let id = self.row_id(row, props, id_input);
+        let id = if self.has_id() {
+            self.row_id(row, input, scratch)
+        } else {
+            [0; 26]
+        };
         let empty_props = props == b"{}";
         match self.api {
             Api::TrackV2 => {
@@ -322,33 +344,33 @@ impl PayloadBuilder {
         Ok(())
     }
 
-    /// The row's deterministic ULID. `input` is scratch space for the bytes hashed.
-    fn row_id(&self, row: &PreparedRow, props: &[u8], input: &mut Vec<u8>) -> [u8; 26] {
+    /// The row's deterministic ULID. `hashed` is what it hashes when the row has no source event id; `scratch`
+    /// is room for what it hashes when it has one.
+    fn row_id(&self, row: &PreparedRow, hashed: &[u8], scratch: &mut Vec<u8>) -> [u8; 26] {
         let time = row.timestamp_ms.unwrap_or(0).clamp(0, (1 << 48) - 1) as u64;
-        if let Some(eid) = &row.event_id {
-            if let Some(u) = parse_ulid(eid) {
-                return u;
-            }
-        }
         // The hashed bytes are part of every id ever sent: changing them (order, separators) changes the ids,
         // and a re-run would duplicate events (tests/pipeline.rs pins some ids).
-        input.clear();
+        let Some(eid) = &row.event_id else {
+            return ulid(time, xxh3_128(hashed));
+        };
+        if let Some(u) = parse_ulid(eid) {
+            return u;
+        }
+        // The source's own id decides alone: the same source event is the same Customer.io event.
+        scratch.clear();
+        self.id_prefix(row, scratch);
+        scratch.extend_from_slice(b"source-id");
+        scratch.extend_from_slice(eid.as_bytes());
+        ulid(time, xxh3_128(scratch))
+    }
+
+    /// What every id hashes first: the kind, the identifier's kind and the identifier.
+    fn id_prefix(&self, row: &PreparedRow, input: &mut Vec<u8>) {
         input.push(if self.kind == Kind::Events { b'e' } else { b'p' });
         input.extend_from_slice(self.id_kind.as_str().as_bytes());
         input.push(0);
         input.extend_from_slice(row.identifier.as_bytes());
         input.push(0);
-        if let Some(eid) = &row.event_id {
-            // The source's own id decides alone: the same source event is the same Customer.io event.
-            input.extend_from_slice(b"source-id");
-            input.extend_from_slice(eid.as_bytes());
-        } else {
-            input.extend_from_slice(row.event_name.as_bytes());
-            input.push(0);
-            input.extend_from_slice(&row.timestamp_ms.unwrap_or(i64::MIN).to_le_bytes());
-            input.extend_from_slice(props);
-        }
-        ulid(time, xxh3_128(input))
     }
 }
 

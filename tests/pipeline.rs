@@ -485,4 +485,13 @@ fn event_ids_are_stable_across_versions() {
     let out = people("id,plan,created_at\nu1,pro,2024-07-04T10:47:05Z\nu2,,\n", Pipelines);
     let ids: Vec<&str> = out.payloads.iter().map(|p| p["messageId"].as_str().unwrap()).collect();
     assert_eq!(ids, ["00000000001H2XFZXXMHE4DMRW", "0000000000P8Y1Y395VFMSD8K9"]);
+    // A source event id that is not a ULID is hashed (with the identifier), the same for both APIs.
+    let csv = "id,event,timestamp,event_id\n1,e,2020-01-01T00:00:00Z,order-42\n";
+    for (api, field) in [(Track, "id"), (Pipelines, "messageId")] {
+        assert_eq!(
+            events(csv, api).payloads[0][field],
+            json!("01DXF6DT003073RQ1GCDTZYSTV"),
+            "{api:?}"
+        );
+    }
 }
