@@ -760,7 +760,8 @@ impl CsvReader {
         let line = &input[..nl];
         let content = match memchr::memchr2(b'"', b'\r', line) {
             None => line,
-            Some(p) if p + 1 == nl && line[p] == b'\r' && memchr::memchr(b'"', &line[..p]).is_none() => &line[..p],
+            // The first `"` or `\r` is the `\r` of a `\r\n`: there is no quote.
+            Some(p) if p + 1 == nl && line[p] == b'\r' => &line[..p],
             _ => return false,
         };
         let Ok(text) = std::str::from_utf8(content) else {
