@@ -217,7 +217,8 @@ impl PayloadBuilder {
             self.slots[c] = Some(v);
         }
         // The properties are written right after the other bytes the id hashes, so that the id is one hash of one
-        // buffer, without copying them (a source event id, or a Track person, which has no id, hashes otherwise).
+        // buffer, without copying them. (With a source event id the id hashes other bytes; a Track person's item
+        // has no id.)
         let mut input = std::mem::take(&mut self.id_input);
         input.clear();
         let hashes_props = row.event_id.is_none() && self.has_id();
