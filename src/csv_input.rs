@@ -778,11 +778,16 @@ impl CsvReader {
         self.pos += nl + 1;
         let invalid = self.close_record();
         self.records += 1;
+        self.stamp(out, invalid);
+        true
+    }
+
+    /// Give `out` the position of the record just read, and its encoding flag.
+    fn stamp(&self, out: &mut Record, invalid: bool) {
         out.line = self.rec_line;
         out.record = self.records;
         out.byte = self.rec_byte;
         out.invalid_encoding = invalid;
-        true
     }
 
     /// The record read ends here: true if the decoder found malformed bytes in it.
@@ -812,9 +817,7 @@ impl CsvReader {
 
     /// Copies the parsed record into `out` (lossily, flagging it, if it is not valid UTF-8).
     fn fill(&self, out: &mut Record, invalid: bool) {
-        out.line = self.rec_line;
-        out.record = self.records;
-        out.byte = self.rec_byte;
+        self.stamp(out, invalid);
         out.text.clear();
         out.ends.clear();
         out.gap = 0;
@@ -824,7 +827,6 @@ impl CsvReader {
             Ok(s) => {
                 out.text.push_str(s);
                 out.ends.extend_from_slice(ends);
-                out.invalid_encoding = invalid;
             }
             Err(_) => {
                 let mut start = 0;

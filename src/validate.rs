@@ -414,11 +414,12 @@ impl Validator {
 }
 
 /// True if `s` is a decimal that serde_json writes back byte for byte once it is read as an `f64`: an optional
-/// minus, an integer part without leading zeros, a point and a fraction that does not end in 0, at most 15
-/// significant digits, and a size serde_json writes without an exponent (below 10^15, and at most three zeros after
-/// `0.`), and at most 17 digits in all (as [`crate::mapping::parse_float`] takes). With 15 significant digits or fewer the `f64` nearest to the decimal gives the same digits back, and no
-/// shorter decimal rounds to that `f64` (it too would have 15 digits or fewer), so the shortest form serde_json
-/// writes is the cell itself. Checked against serde_json by a property test.
+/// minus, an integer part without leading zeros, a point and a fraction that does not end in 0; at most 15
+/// significant digits and 17 digits in all (as [`crate::mapping::parse_float`] takes); a size serde_json writes
+/// without an exponent (below 10^15, at most three zeros after `0.`). With 15 significant digits or fewer the `f64`
+/// nearest to the decimal gives the same digits back, and no shorter decimal rounds to that `f64` (it too would
+/// have 15 digits or fewer), so the shortest form serde_json writes is the cell itself. Checked against serde_json
+/// by a property test.
 pub fn is_canonical_decimal(s: &str) -> bool {
     let b = s.as_bytes();
     let b = b.strip_prefix(b"-").unwrap_or(b);
