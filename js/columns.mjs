@@ -1,5 +1,6 @@
 // `--column NAME=TYPE` (the command line) and `column=NAME=TYPE` (the Worker's query parameters): one parser for
-// both, so the two accept and refuse the same things with the same words.
+// both, so the two accept and refuse the same things with the same words. Also the Worker's `type-hint=NAME=TYPE`
+// (a type taken as if inferred: what `importVia` pins for every chunk from the file's first rows).
 
 /** The types a column can be given (the core's `ValueType`, and `auto` for inferred). */
 export const COLUMN_TYPES = ["auto", "string", "integer", "float", "boolean", "date"];
@@ -25,5 +26,25 @@ export function applyColumnSpec(mapping, spec, label) {
     return `${label} ${name}: expected one of ${[...COLUMN_TYPES, "attribute", "ignore"].join(", ")}, found ${JSON.stringify(choice)}`;
   }
   mapping.columns = { ...(mapping.columns ?? {}), [name]: col };
+  return null;
+}
+
+/** The types a column can be hinted (as if its sample had inferred them). */
+export const HINT_TYPES = COLUMN_TYPES.filter((t) => t !== "auto");
+
+/**
+ * Apply one `NAME=TYPE` type hint to `mapping.columns` (its `typeHint`). Returns null, or what is wrong.
+ * @param {{ columns?: Record<string, { role?: string, type?: string, typeHint?: string }> }} mapping
+ * @param {string} spec
+ * @param {string} label
+ * @returns {string | null}
+ */
+export function applyTypeHintSpec(mapping, spec, label) {
+  const eq = spec.lastIndexOf("=");
+  if (eq <= 0) return `${label}: expected NAME=TYPE, found ${JSON.stringify(spec)}`;
+  const name = spec.slice(0, eq);
+  const type = spec.slice(eq + 1);
+  if (!HINT_TYPES.includes(type)) return `${label} ${name}: expected one of ${HINT_TYPES.join(", ")}, found ${JSON.stringify(type)}`;
+  mapping.columns = { ...(mapping.columns ?? {}), [name]: { ...(mapping.columns?.[name] ?? {}), typeHint: type } };
   return null;
 }

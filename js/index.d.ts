@@ -25,7 +25,13 @@ export type ValueType = "string" | "integer" | "float" | "boolean" | "date";
 /** Per-column choice, by header name. */
 export interface ColumnOverride {
   role?: "attribute" | "ignore";
+  /** Forced: a cell that does not fit is an error. */
   type?: "auto" | ValueType;
+  /**
+   * Taken as if the sample had inferred it: a cell that does not fit goes as text. For parts of one file imported
+   * separately, so that each types a column as the first part did. Not with a forced `type`.
+   */
+  typeHint?: ValueType;
 }
 
 export interface MappingOptions {

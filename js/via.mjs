@@ -192,6 +192,87 @@ async function* bytesOf(input) {
   throw new ViaError("E_CONFIG", "importVia needs `file` (a Blob) or `stream` (a ReadableStream or an async iterable of bytes)");
 }
 
+/**
+ * Ask the Worker what it makes of the file's first rows: a dry run of `chunk`'s header and first records (the
+ * importer's sample) with the upload's `params` (kind and mapping flags). Resolves to its `pins` ({ delimiter,
+ * encoding, typeHints, dateOrder }), or null when the Worker gives none (an older one) or the probe failed: the
+ * chunks then infer on their own, and a chunk with a real problem reports it itself.
+ */
+export async function fetchPins({ endpoint, token, params, chunk, headerLength, fetch: fetchFn = globalThis.fetch, signal }) {
+  const target = new URL(endpoint);
+  target.search = queryOf({ ...params, "dry-run": true }).toString();
+  try {
+    const res = await fetchFn(target, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}`, "content-type": "text/csv" },
+      body: sampleOf(chunk.body, headerLength, SAMPLE_RECORDS),
+      signal,
+    });
+    const body = await res.json().catch(() => null);
+    return res.ok && body?.pins && typeof body.pins === "object" ? body.pins : null;
+  } catch {
+    if (signal?.aborted) throw new ViaError("E_ABORTED", "the import was cancelled");
+    return null;
+  }
+}
+
+/**
+ * The parameters that pin `pins` for every chunk, beside the upload's own `params` (which win: a delimiter,
+ * encoding or date order given is kept; a column given a forced type was not hinted by the Worker).
+ */
+export function pinnedParams(params, pins) {
+  const out = {};
+  const hints = Object.entries(pins.typeHints ?? {}).map(([name, type]) => `${name}=${type}`);
+  if (hints.length) out["type-hint"] = hints;
+  const mapping = typeof params.mapping === "string" ? safeJson(params.mapping) : params.mapping;
+  if (pins.dateOrder && params["date-order"] === undefined && mapping?.dateOrder === undefined) out["date-order"] = pins.dateOrder;
+  if (pins.delimiter && params.delimiter === undefined) out.delimiter = pins.delimiter;
+  if (pins.encoding && params.encoding === undefined) out.encoding = pins.encoding;
+  return out;
+}
+
+function safeJson(text) {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Records the Worker's importer samples to infer types (the package's default `sampleRows`). */
+const SAMPLE_RECORDS = 1000;
+
+/** Query parameters: `true` as 1, objects as JSON, arrays as one parameter per element; false/null/undefined left out. */
+export function queryOf(params) {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) {
+    if (v === undefined || v === null || v === false) continue;
+    for (const one of Array.isArray(v) ? v : [v]) q.append(k, one === true ? "1" : typeof one === "object" ? JSON.stringify(one) : String(one));
+  }
+  return q;
+}
+
+/**
+ * The header and the first `n` records of a chunk `body` whose header is `headerLen` bytes: cut after the line end
+ * (outside quotes) of the n-th record, counting records as the chunker does (a line with content).
+ */
+export function sampleOf(body, headerLen, n) {
+  let q = false;
+  let content = false;
+  let records = 0;
+  for (let i = headerLen; i < body.length; i++) {
+    const c = body[i];
+    if (c === QUOTE) {
+      q = !q;
+      content = true;
+    } else if (c === NL && !q) {
+      if (content && ++records >= n) return body.subarray(0, i + 1);
+      content = false;
+    } else if (c !== CR) content = true;
+  }
+  return body;
+}
+
 /** The SHA-256 of `bytes` in lowercase hex (the X-Chunk-Sha256 header; the page's worker mode uses it too). */
 export async function sha256Hex(bytes) {
   const d = await crypto.subtle.digest("SHA-256", bytes);
@@ -251,7 +332,9 @@ export function withoutHeader(csv) {
  *                   and its consumers import them; importVia uploads at full speed, then polls GET /jobs/<source>
  *                   (every pollMs, default 2 s) and resolves to the job's totals
  *   fetch           a fetch function (default: the global one)
- * Resolves to the aggregated summary; throws ViaError { code, status?, summary } on a fatal error.
+ *   pin             false: let every chunk infer types and date order from its own first rows (default: pinned
+ *                   to what the file's first rows say, from one dry-run probe; see fetchPins)
+ * Resolves to the aggregated summary (with `pins`, what was pinned); throws ViaError { code, status?, summary } on a fatal error.
  */
 export async function importVia(opts) {
   const { url, token, kind, signal } = opts;
@@ -330,11 +413,7 @@ export async function importVia(opts) {
       add(chunk, answer);
       return;
     }
-    const q = new URLSearchParams({ kind });
-    for (const [k, v] of Object.entries(params)) {
-      if (v === undefined || v === null || v === false) continue;
-      q.set(k, v === true ? "1" : typeof v === "object" ? JSON.stringify(v) : String(v));
-    }
+    const q = queryOf({ kind, ...params });
     q.set("chunk", String(chunk.index));
     q.set("source", source);
     q.set("line-offset", String(chunk.lineOffset));
@@ -426,16 +505,36 @@ export async function importVia(opts) {
     p.finally(() => inflight.delete(p));
     while (inflight.size >= parallel && !failure) await Promise.race(inflight);
   };
+  // The file's first rows decide, for every chunk, what a whole-file import decides from them: the delimiter, the
+  // encoding, each inferred column type and the slash-date order. A dry run of the first chunk's first records
+  // (the importer's sample) asks the Worker what it makes of them; every chunk is then sent with those choices
+  // pinned (a type as a hint: a cell that does not fit still goes as text, as it would in one import). Without
+  // them, a chunk whose own first rows look otherwise (a column of numbers with one word in the chunk's first
+  // thousand rows, or no day above 12) would type or read that column differently from the rest of the file.
+  let pinned = opts.pin === false;
+  const pinFrom = async (chunk) => {
+    pinned = true;
+    const pins = await fetchPins({ endpoint, token, params: { kind, ...params }, chunk, headerLength: chunker.header?.length ?? 0, fetch: fetchFn, signal });
+    if (!pins) return;
+    agg.pins = pins;
+    Object.assign(params, pinnedParams(params, pins));
+  };
   try {
     for await (const bytes of bytesOf(input)) {
       if (failure) break;
       agg.bytesRead += bytes.length;
       for (const chunk of chunker.push(bytes)) {
+        if (!pinned) await pinFrom(chunk);
         await launch(chunk);
         if (failure) break;
       }
     }
-    if (!failure) for (const chunk of chunker.end()) await launch(chunk);
+    if (!failure) {
+      for (const chunk of chunker.end()) {
+        if (!pinned) await pinFrom(chunk);
+        await launch(chunk);
+      }
+    }
   } catch (e) {
     failure ??= e instanceof ViaError ? e : new ViaError("E_CSV", `reading the file failed: ${e?.message ?? e}`);
   }

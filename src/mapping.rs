@@ -90,6 +90,11 @@ pub struct ColumnOverride {
     /// The type; `None` (or `"auto"`) infers it.
     #[serde(default, rename = "type")]
     pub ty: Option<TypeChoice>,
+    /// A type to take as if the sample had inferred it: cells that do not fit go as text, as with an inferred type
+    /// (a forced `type` makes them errors). For the parts of one file sent separately (the Worker's chunks), so
+    /// that every part types a column as its first part's sample did. Not with a forced `type`.
+    #[serde(default)]
+    pub type_hint: Option<ValueType>,
 }
 
 /// A role a user can give a plain column.
@@ -483,13 +488,18 @@ pub fn resolve(
     decimal_comma: bool,
 ) -> Result<(Mapping, Vec<Issue>), MappingError> {
     let mut issues = Vec::new();
-    for name in options.columns.keys() {
+    for (name, ov) in &options.columns {
         if !headers.iter().any(|h| h == name) {
             return Err(MappingError {
                 message: format!(
                     "column {name:?} in the mapping not found; the headers are {}",
                     list(headers)
                 ),
+            });
+        }
+        if ov.type_hint.is_some() && !matches!(ov.ty, None | Some(TypeChoice::Auto)) {
+            return Err(MappingError {
+                message: format!("column {name:?}: expected a type or a type hint, found both"),
             });
         }
     }
@@ -617,7 +627,7 @@ pub fn resolve(
         };
         let (inferred, mut detected) = samples[index].infer(&norm, decimal_comma);
         let (ty, forced_type) = match ov.ty {
-            None | Some(TypeChoice::Auto) => (inferred, false),
+            None | Some(TypeChoice::Auto) => (ov.type_hint.unwrap_or(inferred), false),
             Some(TypeChoice::String) => (ValueType::String, true),
             Some(TypeChoice::Integer) => (ValueType::Integer, true),
             Some(TypeChoice::Float) => (ValueType::Float, true),
@@ -767,7 +777,7 @@ mod tests {
             "plan".into(),
             ColumnOverride {
                 role: Some(ColumnChoice::Ignore),
-                ty: None,
+                ..Default::default()
             },
         );
         let (m, _) = resolve(Kind::Events, &h(&["id", "mail", "when", "plan"]), &[], &opts, false).unwrap();

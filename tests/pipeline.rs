@@ -157,6 +157,65 @@ fn track_v2_payloads() {
 }
 
 #[test]
+fn type_hints_type_a_later_part_of_a_file_as_its_first_part_without_forcing() {
+    use cio_backfill::mapping::{ColumnOverride, TypeChoice, ValueType};
+    let first = "id,level,score\n1,10001,5\n2,94105,7\n";
+    let later = "id,level,score\n3,high,8\n4,10002,9\n";
+    let attrs =
+        |out: &Outcome| -> Vec<serde_json::Value> { out.payloads.iter().map(|p| p["attributes"].clone()).collect() };
+    let with = |cols: &[(&str, ColumnOverride)]| {
+        let mut o = opts(Track, Kind::People);
+        for (name, ov) in cols {
+            o.mapping.columns.insert(name.to_string(), ov.clone());
+        }
+        o
+    };
+    let hint = |t| ColumnOverride {
+        type_hint: Some(t),
+        ..Default::default()
+    };
+    let forced = |t| ColumnOverride {
+        ty: Some(t),
+        ..Default::default()
+    };
+    // The first part's sample types level as an integer; the later part's own sample would make it text.
+    assert_eq!(attrs(&people(first, Track))[0], json!({"level": 10001, "score": 5}));
+    assert_eq!(
+        attrs(&people(later, Track))[1],
+        json!({"level": "10002", "score": 9}),
+        "inferred from its own rows, the later part types level otherwise"
+    );
+    // Hinted with the first part's types: the same types, and a cell that does not fit goes as text (no error).
+    let hinted = dry(
+        with(&[("level", hint(ValueType::Integer)), ("score", hint(ValueType::Integer))]),
+        later,
+    );
+    assert_eq!(
+        attrs(&hinted),
+        vec![
+            json!({"level": "high", "score": 8}),
+            json!({"level": 10002, "score": 9})
+        ]
+    );
+    assert_eq!((hinted.summary.valid, hinted.summary.rejected), (2, 0));
+    // Forced, the same cell is an error.
+    let forced_out = dry(with(&[("level", forced(TypeChoice::Integer))]), later);
+    assert_eq!((forced_out.summary.valid, forced_out.summary.rejected), (1, 1));
+    assert_eq!(codes_at(&forced_out, 2), vec!["value_type"]);
+    // A hint and a forced type for one column contradict each other.
+    let both = ColumnOverride {
+        ty: Some(TypeChoice::String),
+        type_hint: Some(ValueType::Integer),
+        ..Default::default()
+    };
+    let e = dry(with(&[("level", both)]), later).error.expect("a mapping error");
+    assert_eq!(
+        e,
+        "E_MAPPING: column \"level\": expected a type or a type hint, found both"
+    );
+}
+
+#[test]
 fn pipelines_payloads() {
     let out = events("id,event,timestamp,price\n5,purchased,1359389415123,23.45\n", Pipelines);
     let p = &out.payloads[0];

@@ -21,7 +21,10 @@ function startStubWorker(token) {
       requests.push({ path: url.pathname, query: Object.fromEntries(url.searchParams), auth: req.headers.authorization, type: req.headers["content-type"], body });
       if (req.headers.authorization !== `Bearer ${token}`) { res.writeHead(401, cors).end("{}"); return; }
       const rows = parseCsv(body).length - 1;
-      res.writeHead(200, { ...cors, "content-type": "application/json" }).end(JSON.stringify({ rows, valid: rows, rejected: 0, sent: rows, apiRejected: 0, failed: 0, requests: 1, retries: 0 }));
+      // The probe (a dry run of the first rows) is answered with what the real Worker decided from them.
+      const dry = url.searchParams.get("dry-run") === "1";
+      const pins = { delimiter: ",", encoding: "utf-8", typeHints: { note: "string" } };
+      res.writeHead(200, { ...cors, "content-type": "application/json" }).end(JSON.stringify({ rows, valid: rows, rejected: 0, sent: dry ? 0 : rows, apiRejected: 0, failed: 0, requests: 1, retries: 0, ...(dry ? { pins, dryRun: true } : {}) }));
     });
   });
   return new Promise((r) => server.listen(0, "127.0.0.1", () => r({ url: `http://127.0.0.1:${server.address().port}`, requests, close: () => new Promise((c) => server.close(c)) })));
@@ -57,19 +60,26 @@ test("worker mode: an import token instead of keys; the file goes as self-contai
   await shot(page, "33-worker-mode");
   assert.equal(s.sent, n);
 
-  assert.ok(stub.requests.length >= 2, `several chunks (${stub.requests.length})`);
+  // First a probe: a dry run of the header and the first 1000 records, whose answer pins every chunk's choices.
+  const [probe, ...sent] = stub.requests;
+  assert.equal(probe.query["dry-run"], "1");
+  assert.equal(probe.query.chunk, undefined);
+  assert.equal(parseCsv(probe.body).length - 1, 1000, "the probe holds the importer's sample");
+  assert.equal(probe.auth, `Bearer ${token}`);
+  assert.ok(sent.length >= 2, `several chunks (${sent.length})`);
   const seen = [];
   let records = 0;
-  stub.requests.forEach((r, i) => {
+  sent.forEach((r, i) => {
     // where the chunk starts in the file, so the Worker's line numbers are the file's; one source id for the upload
     assert.equal(r.query["record-offset"], String(records));
-    assert.equal(r.query.source, stub.requests[0].query.source);
+    assert.equal(r.query.source, sent[0].query.source);
     assert.equal(r.query.rejected, "1");
     records += parseCsv(r.body).length - 1;
     assert.equal(r.path, "/import");
     assert.equal(r.auth, `Bearer ${token}`);
     assert.equal(r.query.chunk, String(i));
     assert.equal(r.query.kind, "people");
+    assert.deepEqual([r.query["type-hint"], r.query.delimiter, r.query.encoding], ["note=string", ",", "utf-8"], "the probe's pins on every chunk");
     assert.ok(!JSON.stringify(r.query).includes(token), "the token is never in the URL");
     const rows = parseCsv(r.body);
     assert.deepEqual(rows[0], ["id", "email", "note"], "each chunk starts with the header");

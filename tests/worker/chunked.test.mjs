@@ -192,3 +192,53 @@ test("pipelines: the client hangs up mid-chunk; the Worker finishes it, and the 
   assert.equal(sum.pipelines.events, 1500);
   assert.equal(sum.pipelines.duplicateMessages, 0, "nothing sent twice");
 });
+
+/** People whose `level` is a number in the file's first rows and sometimes a word later, and whose `joined` dates
+ * have a day above 12 only in the first rows (so only they tell day/month order). */
+function driftingPeopleCsv(n) {
+  const rows = ["id,level,joined"];
+  for (let i = 1; i <= n; i++) {
+    const level = i > 1000 && i % 100 === 50 ? "high" : String(i);
+    const day = i <= 20 ? 13 + (i % 15) : 1 + (i % 12);
+    const month = 1 + ((i + 3) % 12);
+    rows.push(`p${i},${level},${String(day).padStart(2, "0")}/${String(month).padStart(2, "0")}/2024`);
+  }
+  return rows.join("\n") + "\n";
+}
+
+test("every chunk types columns and reads dates as the file's first rows say (pinned), unlike chunks left to infer alone", async () => {
+  const w = await worker(secretsFor("track", fixture.sb.url), { ledger: null });
+  const csv = driftingPeopleCsv(3000);
+  const stored = async () => new Map((await sandboxJson(fixture.sb, "/__sandbox/people?api=track")).map((p) => [p.identifiers.id, p.attributes]));
+  const at = (d, m) => Date.UTC(2024, m - 1, d) / 1000;
+
+  await reset();
+  const s = await importVia({ url: w.url, token: TOKEN, stream: streamOf(csv), kind: "people", chunkBytes: 16 * 1024, parallel: 2 });
+  assert.ok(s.chunks >= 4, `chunks: ${s.chunks}`);
+  assert.deepEqual([s.rows, s.sent, s.rejected, s.failed], [3000, 3000, 0, 0]);
+  assert.deepEqual(s.pins, { delimiter: ",", encoding: "utf-8", typeHints: { level: "integer", joined: "date" }, dateOrder: "dayFirst" });
+  let people = await stored();
+  assert.equal(people.size, 3000);
+  // p2000 is in a later chunk whose own first rows hold "high" and no day above 12.
+  assert.deepEqual(people.get("p2000"), { level: 2000, joined: at(9, 12) }, "an integer, and 09/12 read day first");
+  assert.deepEqual(people.get("p1050"), { level: "high", joined: at(7, 10) }, "a word in an integer column goes as text");
+  assert.deepEqual(people.get("p15"), { level: 15, joined: at(13, 7) });
+
+  // Left to infer alone (pin: false), that later chunk sends text and reads the same date month first.
+  await reset();
+  const alone = await importVia({ url: w.url, token: TOKEN, stream: streamOf(csv), kind: "people", chunkBytes: 16 * 1024, parallel: 2, pin: false });
+  assert.equal(alone.pins, undefined);
+  people = await stored();
+  assert.deepEqual(people.get("p2000"), { level: "2000", joined: at(12, 9) }, "what pinning prevents");
+  assert.deepEqual(people.get("p15"), { level: 15, joined: at(13, 7) }, "the first chunk is the same either way");
+});
+
+test("sampleOf: the header and the first n records, cut outside quotes", async () => {
+  const { sampleOf } = await import("../../js/via.mjs");
+  const enc = new TextEncoder();
+  const body = enc.encode('h1,h2\n1,"a\nb"\n\n2,x\r\n3,y\n');
+  const dec = (b) => new TextDecoder().decode(b);
+  assert.equal(dec(sampleOf(body, 6, 1)), 'h1,h2\n1,"a\nb"\n');
+  assert.equal(dec(sampleOf(body, 6, 2)), 'h1,h2\n1,"a\nb"\n\n2,x\r\n', "a blank line is not a record");
+  assert.equal(dec(sampleOf(body, 6, 9)), dec(body), "fewer records than n: the whole body");
+});

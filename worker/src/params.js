@@ -1,6 +1,6 @@
 // Query parameters of `POST /import` → the package's Importer options. The names mirror the command line's
 // flags (`--id-column X` → `?id-column=X`); anything else is refused, so a typo never silently does nothing.
-import { applyColumnSpec } from "../../dist/pkg/columns.mjs";
+import { applyColumnSpec, applyTypeHintSpec } from "../../dist/pkg/columns.mjs";
 
 export class RequestError extends Error {
   constructor(status, code, message, extra, headers) {
@@ -27,9 +27,9 @@ const MAPPING_STRINGS = {
 };
 const BOOLEANS = ["skip-campaign-window", "empty-as-null", "dry-run", "rejected", "queue"];
 const COUNTS = ["chunk", "line-offset", "record-offset", "resume-after-record"];
-const OTHER = ["kind", "date-order", "delimiter", "encoding", "source", "mapping", "api", "region", "column"];
+const OTHER = ["kind", "date-order", "delimiter", "encoding", "source", "mapping", "api", "region", "column", "type-hint"];
 /** Parameters that may be given more than once (like the command line's repeatable flags). */
-const REPEATABLE = ["column"];
+const REPEATABLE = ["column", "type-hint"];
 /** Names the importer page (www/lib/worker-mode.js) sends, accepted as aliases. */
 const ALIASES = { skipCampaignWindow: "skip-campaign-window", dryRun: "dry-run" };
 
@@ -100,6 +100,10 @@ export function parseImportParams(searchParams, config) {
   if (mapping.eventColumn !== undefined && mapping.eventName !== undefined) throw bad("give event-column or event-name, not both");
   for (const spec of seen.get("column") ?? []) {
     const problem = applyColumnSpec(mapping, spec, "column");
+    if (problem) throw bad(problem);
+  }
+  for (const spec of seen.get("type-hint") ?? []) {
+    const problem = applyTypeHintSpec(mapping, spec, "type-hint");
     if (problem) throw bad(problem);
   }
   if (seen.has("empty-as-null")) mapping.emptyAsNull = parseBool("empty-as-null", seen.get("empty-as-null"));

@@ -240,10 +240,12 @@ export async function runImport(body, cfg, options, flags, base_) {
     rejectedCsv += imp.takeRejectedCsv();
   };
   let pendingDrain = false;
+  let pins;
   try {
     let summary;
     try {
       const rest = await prime(imp, meter(body, cfg.maxChunkBytes, state));
+      pins = pinsOf(imp.inspect());
       summary = await imp.run(rest, {
         onProgress() {
           // The importer must not be called back from inside onProgress: drain right after it returns.
@@ -295,6 +297,7 @@ export async function runImport(body, cfg, options, flags, base_) {
       issues,
       issueCounts,
     };
+    if (pins) answer.pins = pins;
     const digest = await state.digest;
     if (digest) answer.sha256 = digest;
     const rewritten = rewriteRejected(rejectedCsv, flags.lineOffset);
@@ -341,6 +344,31 @@ export async function prime(imp, stream) {
     },
     cancel: (reason) => reader.cancel(reason),
   });
+}
+
+const ENCODING_NAMES = { Utf8: "utf-8", Utf8Bom: "utf-8", Windows1252: "windows-1252", Utf16Le: "utf-16le", Utf16Be: "utf-16be" };
+
+/**
+ * What this chunk's importer decided from its first rows, for the later chunks of the same file to decide alike
+ * (`importVia` sends them as parameters): { delimiter, encoding, typeHints: { header: type } for the attribute
+ * columns whose type was inferred, dateOrder when every slash-date column read one order }. Undefined before
+ * the mapping is resolved.
+ */
+export function pinsOf(info) {
+  if (!info?.mapping) return undefined;
+  const pins = {};
+  if (info.dialect) {
+    pins.delimiter = info.dialect.delimiter === 9 ? "tab" : String.fromCharCode(info.dialect.delimiter);
+    pins.encoding = ENCODING_NAMES[info.dialect.encoding];
+  }
+  pins.typeHints = {};
+  const orders = new Set();
+  for (const c of info.mapping.columns) {
+    if (c.role === "attribute" && !c.forcedType) pins.typeHints[c.header] = c.type;
+    if (c.detectedFormat?.dateOrder) orders.add(c.detectedFormat.dateOrder);
+  }
+  if (orders.size === 1) pins.dateOrder = [...orders][0];
+  return pins;
 }
 
 /** Record numbers of the chunk → record numbers of the file. */

@@ -17,7 +17,7 @@
 // It cuts the file with js/via.mjs's CsvChunker (the build copies it to pkg/, next to the wasm), the same one the
 // command line's --via uses; the engine worker runs it for mode "worker".
 
-import { CsvChunker, sha256Hex, withoutHeader } from "../pkg/via.mjs";
+import { CsvChunker, fetchPins, pinnedParams, sha256Hex, withoutHeader } from "../pkg/via.mjs";
 
 export class WorkerModeError extends Error {
   constructor(code, message) { super(message); this.code = code; }
@@ -37,6 +37,16 @@ export async function sendViaWorker(nextChunk, options, hooks) {
   let index = 0;
   const base = new URL("/import", options.endpoint || self.location.origin);
   let source = null, rejectedHeaderSent = false;
+  // Every chunk decides as the file's first rows say (delimiter, encoding, inferred types, date order): the
+  // Worker is asked once, with a dry run of the first chunk's first records (js/via.mjs's fetchPins).
+  let pins = null, pinned = false;
+  const own = { kind: options.kind, api: options.api, region: options.region, ...(options.mapping ? { mapping: options.mapping } : {}) };
+  async function pin(chunk) {
+    pinned = true;
+    const got = await fetchPins({ endpoint: base, token: options.token, params: own, chunk,
+      headerLength: chunker.header?.length ?? 0, fetch: fetchFn, signal: hooks.signal });
+    if (got) pins = pinnedParams(own, got);
+  }
 
   async function postChunk({ body, lineOffset, recordOffset }) {
     const n = index++;
@@ -54,6 +64,7 @@ export async function sendViaWorker(nextChunk, options, hooks) {
     url.searchParams.set("chunk", String(n));
     if (options.mapping) url.searchParams.set("mapping", JSON.stringify(options.mapping));
     if (options.skipCampaignWindow) url.searchParams.set("skipCampaignWindow", "1");
+    for (const [k, v] of Object.entries(pins ?? {})) for (const one of [v].flat()) url.searchParams.append(k, one);
     for (let attempt = 0; ; attempt++) {
       if (hooks.signal?.aborted) throw new WorkerModeError("E_ABORTED", "the import was cancelled");
       let res;
@@ -98,8 +109,8 @@ export async function sendViaWorker(nextChunk, options, hooks) {
     if (bytes === null) break;
     totals.bytesRead += bytes.length;
     // (the chunker keeps views of what it is given, and the caller's buffer is reused for the next read)
-    for (const c of chunker.push(bytes.slice())) { await postChunk(c); progress(); }
+    for (const c of chunker.push(bytes.slice())) { if (!pinned) await pin(c); await postChunk(c); progress(); }
   }
-  for (const c of chunker.end()) { await postChunk(c); progress(); }
+  for (const c of chunker.end()) { if (!pinned) await pin(c); await postChunk(c); progress(); }
   return { ...totals, campaignWindow: 0, olderThan30Days: 0, bisections: 0, mode: "worker" };
 }
