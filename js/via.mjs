@@ -198,21 +198,23 @@ async function* bytesOf(input) {
  * encoding, typeHints, dateOrder }), or null when the Worker gives none (an older one) or the probe failed: the
  * chunks then infer on their own, and a chunk with a real problem reports it itself.
  */
-export async function fetchPins({ endpoint, token, params, chunk, headerLength, fetch: fetchFn = globalThis.fetch, signal }) {
+export async function fetchPins({ endpoint, token, params, chunk, headerLength, fetch: fetchFn = globalThis.fetch, signal, attempts = 4 }) {
   const target = new URL(endpoint);
   target.search = queryOf({ ...params, "dry-run": true }).toString();
-  try {
-    const res = await fetchFn(target, {
-      method: "POST",
-      headers: { authorization: `Bearer ${token}`, "content-type": "text/csv" },
-      body: sampleOf(chunk.body, headerLength, SAMPLE_RECORDS),
-      signal,
-    });
-    const body = await res.json().catch(() => null);
-    return res.ok && body?.pins && typeof body.pins === "object" ? body.pins : null;
-  } catch {
-    if (signal?.aborted) throw new ViaError("E_ABORTED", "the import was cancelled");
-    return null;
+  const body = sampleOf(chunk.body, headerLength, SAMPLE_RECORDS);
+  for (let attempt = 1; ; attempt++) {
+    let res = null;
+    try {
+      res = await fetchFn(target, { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "text/csv" }, body, signal });
+      const answer = await res.json().catch(() => null);
+      if (res.ok) return answer?.pins && typeof answer.pins === "object" ? answer.pins : null;
+    } catch {
+      if (signal?.aborted) throw new ViaError("E_ABORTED", "the import was cancelled");
+    }
+    // No answer, busy (503, 429) or a passing failure: asked again, as a chunk would be; anything else is final.
+    const again = res === null || res.status === 429 || res.status === 408 || res.status >= 500;
+    if (!again || attempt >= attempts) return null;
+    await sleep(retryAfterMs(res, 500 * 2 ** (attempt - 1)), signal);
   }
 }
 

@@ -242,3 +242,30 @@ test("sampleOf: the header and the first n records, cut outside quotes", async (
   assert.equal(dec(sampleOf(body, 6, 2)), 'h1,h2\n1,"a\nb"\n\n2,x\r\n', "a blank line is not a record");
   assert.equal(dec(sampleOf(body, 6, 9)), dec(body), "fewer records than n: the whole body");
 });
+
+test("fetchPins: a busy or failing probe is asked again; a refusal is final and pins nothing", async () => {
+  const { fetchPins } = await import("../../js/via.mjs");
+  const chunk = { body: new TextEncoder().encode("a,b\n1,2\n") };
+  const answers = (...list) => {
+    const calls = [];
+    const f = async (url, init) => {
+      calls.push({ url: new URL(url), body: new TextDecoder().decode(init.body) });
+      const next = list.shift();
+      if (next === "drop") throw new TypeError("fetch failed");
+      return next;
+    };
+    f.calls = calls;
+    return f;
+  };
+  const busy = () => new Response('{"error":{"code":"E_BUSY"}}', { status: 503, headers: { "retry-after": "0" } });
+  const ok = Response.json({ dryRun: true, pins: { delimiter: ";", typeHints: { b: "integer" } } });
+  const f = answers("drop", busy(), ok);
+  const pins = await fetchPins({ endpoint: "http://w.test/import", token: "t", params: { kind: "people", "id-column": "a" }, chunk, headerLength: 4, fetch: f });
+  assert.deepEqual(pins, { delimiter: ";", typeHints: { b: "integer" } });
+  assert.equal(f.calls.length, 3);
+  assert.deepEqual(Object.fromEntries(f.calls[0].url.searchParams), { kind: "people", "id-column": "a", "dry-run": "1" }, "a dry run with the upload's parameters");
+  assert.equal(f.calls[0].body, "a,b\n1,2\n");
+  const refused = answers(new Response("{}", { status: 401 }));
+  assert.equal(await fetchPins({ endpoint: "http://w.test/import", token: "t", params: { kind: "people" }, chunk, headerLength: 4, fetch: refused }), null);
+  assert.equal(refused.calls.length, 1, "not asked again");
+});
