@@ -994,11 +994,25 @@ async function cmdImportVia(values, file) {
       `${PROG}: ${name} → ${url.origin} (${kind}): ${n(report.rows ?? 0, "row")}: ${fmtInt(report.sent ?? 0)} sent, ` +
         `${fmtInt(report.rejected ?? 0)} rejected, ${fmtInt(report.apiRejected ?? 0)} refused by the api, ${fmtInt(report.failed ?? 0)} failed` +
         ` (${n(report.chunks ?? 0, "chunk")}${report.replayedChunks ? `, ${fmtInt(report.replayedChunks)} replayed` : ""})\n` +
+        pinsLine(report.pins, report.chunks ?? 0) +
         (hasRejected ? `  rows not sent: ${rejectedPath}\n` : ""),
     );
   }
   const notSent = (report.rejected ?? 0) + (report.apiRejected ?? 0) + (report.failed ?? 0);
   return notSent > 0 ? EXIT_ROWS : EXIT_OK;
+}
+
+/** What every chunk was pinned to (from the file's first rows), or that each chunk decided alone. */
+function pinsLine(pins, chunks) {
+  if (chunks < 2) return "";
+  if (!pins) return "  each chunk typed its columns from its own first rows (the worker pins nothing)\n";
+  const types = Object.entries(pins.typeHints ?? {}).map(([c, t]) => `${c} ${t}`);
+  const parts = [];
+  if (types.length) parts.push(`types ${types.slice(0, 6).join(", ")}${types.length > 6 ? `, +${types.length - 6} more` : ""}`);
+  if (pins.dateOrder) parts.push(`dates ${pins.dateOrder === "dayFirst" ? "day" : "month"} first`);
+  if (pins.delimiter) parts.push(`delimiter ${JSON.stringify(pins.delimiter)}`);
+  if (pins.encoding) parts.push(pins.encoding);
+  return `  every chunk as the file's first rows say: ${parts.join("; ")}\n`;
 }
 
 function n(count, word) {

@@ -62,6 +62,8 @@ test("--via sends the file through the worker in chunks; rejected rows keep the 
   assert.equal(s.rejected, bad.length);
   assert.equal(s.sent, n - bad.length);
   assert.equal(s.rows, s.sent + s.rejected + s.apiRejected + s.failed);
+  assert.deepEqual([s.pins.delimiter, s.pins.encoding], [",", "utf-8"], "every chunk was pinned to the first rows' choices");
+  assert.match(r.stderr, /every chunk as the file's first rows say: types [^;\n]+; (dates \w+ first; )?delimiter ","; utf-8\n/);
 
   // The rejected rows, with the file's own line numbers (each data row of eventsCsv with quoted newlines spans 2 lines).
   const text = fs.readFileSync(rejected, "utf8");
