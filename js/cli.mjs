@@ -909,7 +909,11 @@ async function cmdImport(values, positionals) {
       E_CSV: "export the data as a csv text file (a header row, then one row per record)",
       E_MAPPING: "name the columns with --id-column/--email-column, --event-column/--event-name",
     };
-    printError(code ?? "E_INTERNAL", String(error.message ?? error), hints[code]);
+    const message = String(error.message ?? error);
+    if (code === "E_CSV" && message.includes("a quote is probably not closed")) {
+      hints.E_CSV = "close that field's quote (a quote inside a quoted field is written twice: \"\"), then import the file again";
+    }
+    printError(code ?? "E_INTERNAL", message, hints[code]);
   }
   if (statePath && !complete && !values.quiet) {
     process.stderr.write(`${PROG}: progress saved to ${statePath}; run the same command again to go on after record ${saved.checkpoint}\n`);

@@ -88,6 +88,9 @@ pub struct Record {
     pub byte: u64,
     /// Set when the record's bytes were not valid in the detected encoding; the fields then hold a lossy decoding.
     pub invalid_encoding: bool,
+    /// Set when the record's last field opens a quote that the file never closes: the field ran to the end of the
+    /// file, taking in every line after its start.
+    pub unclosed_quote: bool,
     /// The fields one after the other, `gap` bytes apart (0, or 1 when the text is a line as it was read, its
     /// delimiters left in place: one copy of the line instead of one per field).
     text: String,
@@ -98,9 +101,19 @@ pub struct Record {
 /// Records are equal when they say the same: position, flag and fields (however the text is laid out).
 impl PartialEq for Record {
     fn eq(&self, other: &Record) -> bool {
-        (self.line, self.record, self.byte, self.invalid_encoding)
-            == (other.line, other.record, other.byte, other.invalid_encoding)
-            && self.len() == other.len()
+        (
+            self.line,
+            self.record,
+            self.byte,
+            self.invalid_encoding,
+            self.unclosed_quote,
+        ) == (
+            other.line,
+            other.record,
+            other.byte,
+            other.invalid_encoding,
+            other.unclosed_quote,
+        ) && self.len() == other.len()
             && self.iter().eq(other.iter())
     }
 }
@@ -194,6 +207,72 @@ pub struct CsvReader {
     header_line: u64,
     issues: Vec<Issue>,
     done: bool,
+    /// Where the record being read by csv-core is with respect to quotes (to tell an unclosed quote at the end).
+    quote: QuoteState,
+    /// Why reading stopped before the end (a record over [`MAX_RECORD_BYTES`]).
+    error: Option<String>,
+}
+
+/// The longest record read, in bytes of its fields: far above what Customer.io takes in one row (300 attributes of
+/// 1000 bytes), so a longer one is nearly always a quote that is not closed, swallowing the lines after it.
+pub const MAX_RECORD_BYTES: usize = 4 << 20;
+
+/// The quote state of a record as csv-core reads it (its own state is private): enough to tell, at the end of the
+/// input, whether the last field is still inside quotes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+enum QuoteState {
+    /// At the start of a field: a `"` here opens a quoted field.
+    #[default]
+    FieldStart,
+    /// In an unquoted field (a `"` here is a literal).
+    Unquoted,
+    /// Inside quotes.
+    Quoted,
+    /// A `"` inside quotes: the closing one, or the first of a doubled `""`.
+    QuoteInQuoted,
+}
+
+impl QuoteState {
+    /// The state after `bytes` (a record's bytes, in order, in any number of calls).
+    fn after(mut self, mut bytes: &[u8], delimiter: u8) -> QuoteState {
+        use QuoteState::*;
+        while let Some((&b, rest)) = bytes.split_first() {
+            match self {
+                // Up to the next quote nothing changes inside quotes, and outside them only the last byte counts.
+                Quoted if b != b'"' => match memchr::memchr(b'"', bytes) {
+                    Some(q) => bytes = &bytes[q..],
+                    None => return Quoted,
+                },
+                FieldStart | Unquoted if b != b'"' => match memchr::memchr(b'"', bytes) {
+                    None => {
+                        let last = bytes[bytes.len() - 1];
+                        let ends_field = last == delimiter || last == b'\n' || last == b'\r';
+                        return if ends_field { FieldStart } else { Unquoted };
+                    }
+                    Some(q) => {
+                        let before = bytes[q - 1];
+                        self = if before == delimiter || before == b'\n' || before == b'\r' {
+                            FieldStart
+                        } else {
+                            Unquoted
+                        };
+                        bytes = &bytes[q..];
+                    }
+                },
+                _ => {
+                    let ends_field = b == delimiter || b == b'\n' || b == b'\r';
+                    self = match self {
+                        Quoted if b == b'"' => QuoteInQuoted,
+                        QuoteInQuoted | FieldStart if b == b'"' => Quoted,
+                        _ if ends_field => FieldStart,
+                        _ => Unquoted,
+                    };
+                    bytes = rest;
+                }
+            }
+        }
+        self
+    }
 }
 
 /// A csv-core reader for `delimiter`, already past its first-read BOM check (so chunking cannot change it).
@@ -463,6 +542,8 @@ impl CsvReader {
             header_line: 0,
             issues: Vec::new(),
             done: false,
+            quote: QuoteState::FieldStart,
+            error: None,
         }
     }
 
@@ -612,6 +693,7 @@ impl CsvReader {
                 self.rec_line = self.line;
                 self.nout = 0;
                 self.nend = 0;
+                self.quote = QuoteState::FieldStart;
                 if self.headers.is_some() && self.read_unquoted_line(out) {
                     return ReadResult::Record;
                 }
@@ -630,6 +712,8 @@ impl CsvReader {
                 self.core
                     .read_record(input, &mut self.out[self.nout..], &mut self.ends[self.nend..]);
             self.line += count_breaks(&input[..nin], &mut self.prev_cr);
+            let delimiter = self.dialect.as_ref().map_or(b',', |d| d.delimiter);
+            self.quote = self.quote.after(&input[..nin], delimiter);
             self.pos += nin;
             self.nout += nout;
             self.nend += nend;
@@ -640,7 +724,11 @@ impl CsvReader {
                     }
                 }
                 ReadRecordResult::OutputFull => {
-                    let len = self.out.len().max(64) * 2;
+                    // Full means `nout == out.len()`: past the limit, the record is too long whatever follows.
+                    if self.nout > MAX_RECORD_BYTES {
+                        return self.too_long();
+                    }
+                    let len = (self.out.len().max(64) * 2).min(MAX_RECORD_BYTES + 1);
                     self.out.resize(len, 0);
                 }
                 ReadRecordResult::OutputEndsFull => {
@@ -648,7 +736,14 @@ impl CsvReader {
                     self.ends.resize(len, 0);
                 }
                 ReadRecordResult::Record => {
+                    if self.nout > MAX_RECORD_BYTES {
+                        return self.too_long();
+                    }
+                    // A record that ends with the input while a field is still inside quotes: its quote was never
+                    // closed, and the field took in every line after it.
+                    let unclosed = self.finished && self.pos == self.buf.len() && self.quote == QuoteState::Quoted;
                     if let Some(r) = self.end_record(out) {
+                        out.unclosed_quote = unclosed;
                         return r;
                     }
                 }
@@ -734,6 +829,9 @@ impl CsvReader {
                 _ => i = stop + 1,     // the delimiter: next field
             }
         }
+        if nout > MAX_RECORD_BYTES {
+            return false; // csv-core stops on it with the error
+        }
         self.nout = nout;
         self.nend = nend;
         if quoted {
@@ -758,6 +856,9 @@ impl CsvReader {
             return false;
         };
         let line = &input[..nl];
+        if line.len() > MAX_RECORD_BYTES {
+            return false; // csv-core tells exactly whether its fields are too long
+        }
         let content = match memchr::memchr2(b'"', b'\r', line) {
             None => line,
             // The first `"` or `\r` is the `\r` of a `\r\n`: there is no quote.
@@ -788,6 +889,26 @@ impl CsvReader {
         out.record = self.records;
         out.byte = self.rec_byte;
         out.invalid_encoding = invalid;
+        out.unclosed_quote = false;
+    }
+
+    /// Stop reading: the record being read is over [`MAX_RECORD_BYTES`] (see [`CsvReader::error`]).
+    fn too_long(&mut self) -> ReadResult {
+        self.error = Some(format!(
+            "expected records of at most {} MiB, found a longer one starting on line {}: a quote is probably not \
+             closed (a field that starts with \" ends at the next \" that is not doubled)",
+            MAX_RECORD_BYTES >> 20,
+            self.rec_line
+        ));
+        self.in_record = false;
+        self.done = true;
+        ReadResult::End
+    }
+
+    /// Why reading stopped before the end of the input, if it did: a record over [`MAX_RECORD_BYTES`] (nearly
+    /// always a quote that is not closed). The records before it were read.
+    pub fn error(&self) -> Option<&str> {
+        self.error.as_deref()
     }
 
     /// The record read ends here: true if the decoder found malformed bytes in it.
@@ -1094,5 +1215,43 @@ mod tests {
         assert_eq!(rec.len(), 100);
         assert!(rec.iter().all(|f| f == field));
         assert_eq!(r.read(&mut rec), ReadResult::End);
+    }
+}
+
+#[cfg(test)]
+mod quote_state_tests {
+    use super::QuoteState::{self, *};
+
+    /// The state machine one byte at a time: what `after` must equal.
+    fn reference(mut q: QuoteState, bytes: &[u8], delimiter: u8) -> QuoteState {
+        for &b in bytes {
+            let ends_field = b == delimiter || b == b'\n' || b == b'\r';
+            q = match q {
+                Quoted if b == b'"' => QuoteInQuoted,
+                Quoted => Quoted,
+                QuoteInQuoted | FieldStart if b == b'"' => Quoted,
+                _ if ends_field => FieldStart,
+                _ => Unquoted,
+            };
+        }
+        q
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn after_is_the_byte_at_a_time_machine(
+            bytes in proptest::collection::vec(proptest::sample::select(b"a;,\"\n\rx".to_vec()), 0..40),
+            cut in 0usize..40,
+            start in 0usize..4,
+        ) {
+            let start = [FieldStart, Unquoted, Quoted, QuoteInQuoted][start];
+            for delimiter in [b',', b';'] {
+                let cut = cut.min(bytes.len());
+                let split = start.after(&bytes[..cut], delimiter).after(&bytes[cut..], delimiter);
+                let want = reference(start, &bytes, delimiter);
+                proptest::prop_assert_eq!(split, want);
+                proptest::prop_assert_eq!(start.after(&bytes, delimiter), want);
+            }
+        }
     }
 }

@@ -54,6 +54,8 @@ issue_codes! {
     FieldCount = "field_count", Error;
     /// The row's bytes are not valid in the file's detected encoding.
     Encoding = "encoding", Error;
+    /// The row's last field opens a quote that is never closed: it ran to the end of the file.
+    UnclosedQuote = "unclosed_quote", Error;
     // ---- identifiers ----
     /// The identifier cell is empty.
     IdMissing = "id_missing", Error;

@@ -489,6 +489,19 @@ impl Importer {
     }
 
     fn on_end(&mut self) {
+        if let Some(e) = self.reader.error() {
+            // A record too long to read (an unclosed quote, nearly always): the rows before it go on as usual; the
+            // run then stops with the error, and rows not yet handed to the API end failed with it.
+            let e = ImportError::Csv(e.to_string());
+            if matches!(self.stage, Stage::Sampling(_)) && self.reader.headers().is_some() {
+                self.start_running();
+            }
+            if let Some(b) = self.packer.flush() {
+                self.emit(b);
+            }
+            self.stage = Stage::Failed(e);
+            return;
+        }
         if matches!(self.stage, Stage::Sampling(_)) {
             if self.reader.headers().is_none() {
                 self.stage = Stage::Failed(ImportError::Csv(

@@ -173,13 +173,8 @@ impl Validator {
             Issue::new(code, line, record, msg).at_column(i, m.columns[i].header.clone())
         };
 
-        if rec.invalid_encoding {
-            issues.push(Issue::new(
-                IssueCode::Encoding,
-                line,
-                record,
-                "expected text in the file's encoding, found bytes that are not valid (shown as \u{fffd})",
-            ));
+        if (rec.invalid_encoding || rec.unclosed_quote) && !flagged_record(rec, issues) {
+            return false;
         }
         if rec.len() != self.headers_len {
             issues.push(Issue::new(
@@ -500,6 +495,33 @@ pub fn plausible_email(s: &str) -> bool {
         && domain
             .split('.')
             .all(|l| !l.is_empty() && !l.starts_with('-') && !l.ends_with('-'))
+}
+
+/// The issues of a record the reader flagged (bad bytes, an unclosed quote), out of the hot path; false when the
+/// record cannot be checked further.
+#[cold]
+#[inline(never)]
+fn flagged_record(rec: &Record, issues: &mut Vec<Issue>) -> bool {
+    if rec.invalid_encoding {
+        issues.push(Issue::new(
+            IssueCode::Encoding,
+            rec.line,
+            rec.record,
+            "expected text in the file's encoding, found bytes that are not valid (shown as \u{fffd})",
+        ));
+    }
+    if rec.unclosed_quote {
+        issues.push(Issue::new(
+            IssueCode::UnclosedQuote,
+            rec.line,
+            rec.record,
+            "expected a closing quote for the field that opens in this row, found the end of the file: every line \
+             after it was read into that field",
+        ));
+        // Its cells past the quote are the rest of the file: nothing more to check.
+        return false;
+    }
+    true
 }
 
 #[cfg(test)]

@@ -410,3 +410,55 @@ fn bounded_memory_on_many_rows() {
     assert_eq!(n, 200_000);
     assert!(max_buffered <= 2 * chunk.len() + 64 * 1024, "{max_buffered}");
 }
+
+#[test]
+fn a_quote_never_closed_is_flagged_on_its_record() {
+    // (input, records read, the records flagged)
+    let cases: &[(&str, usize, &[u64])] = &[
+        ("id,name\n1,\"unterminated\n2,b\n3,c\n", 1, &[1]),
+        ("id,name\n1,a\n2,\"open", 2, &[2]),
+        ("id,name\n1,a\n2,\"a\"\"", 2, &[2]),   // a doubled quote inside: still open
+        ("id,name\n1,a\n2,\"a\"\"\"", 2, &[]),  // doubled, then closed
+        ("id,name\n1,a\n2,\"closed\"", 2, &[]), // closed at the very end, no line break
+        ("id,height\n1,5'11\"", 1, &[]),        // a quote inside an unquoted field is a literal
+        ("id,name\n1,\"a\"x\n2,b\n", 2, &[]),   // text after a closing quote (csv-core keeps it)
+    ];
+    for (input, n, flagged) in cases {
+        let p = parse(input.as_bytes());
+        assert_eq!(p.records.len(), *n, "{input:?}");
+        assert_eq!(p.unclosed, *flagged, "{input:?}");
+        assert_eq!(p.error, None);
+    }
+    let p = parse(b"id,name\n1,\"unterminated\n2,b\n3,c\n");
+    assert_eq!(lrf(&p), vec![(2, 1, vec!["1", "unterminated\n2,b\n3,c\n"])]);
+}
+
+#[test]
+fn a_record_over_the_limit_stops_reading_with_its_line() {
+    use cio_backfill::csv_input::MAX_RECORD_BYTES;
+    // An unclosed quote on line 3 takes in the rest of a long file; a long but closed field just fits.
+    let mut fits = b"id,note\n1,\"".to_vec();
+    fits.extend(std::iter::repeat_n(b'x', MAX_RECORD_BYTES - 1));
+    fits.extend_from_slice(b"\"\n2,b\n");
+    let mut over = b"id,note\n1,a\n2,\"never closed\n".to_vec();
+    for i in 0..(MAX_RECORD_BYTES / 20) {
+        over.extend_from_slice(format!("{i},some text here\n").as_bytes());
+    }
+    for chunk in [over.len(), 65_536, 4_093] {
+        let p = parse_with(&over, CsvOptions::default(), chunk);
+        assert_eq!(
+            lrf(&p),
+            vec![(2, 1, vec!["1", "a"])],
+            "the records before it (chunk {chunk})"
+        );
+        let e = p.error.expect("an error");
+        assert!(
+            e.starts_with("expected records of at most 4 MiB, found a longer one starting on line 3"),
+            "{e}"
+        );
+        let p = parse_with(&fits, CsvOptions::default(), chunk);
+        assert_eq!(p.error, None, "chunk {chunk}");
+        assert_eq!(p.records.len(), 2);
+        assert_eq!(p.records[0].4[1].len(), MAX_RECORD_BYTES - 1);
+    }
+}

@@ -216,6 +216,29 @@ fn type_hints_type_a_later_part_of_a_file_as_its_first_part_without_forcing() {
 }
 
 #[test]
+fn an_unclosed_quote_is_a_row_error_and_a_runaway_record_stops_the_import() {
+    // At the end of the file: the row that opens the quote is rejected with its line, nothing is sent from it.
+    let out = people("id,name\n1,Ada\n2,\"unterminated\n3,c\n4,d\n", Track);
+    assert_eq!((out.summary.rows, out.summary.valid, out.summary.rejected), (2, 1, 1));
+    assert_eq!(codes_at(&out, 3), vec!["unclosed_quote"]);
+    assert!(out.rejected_csv.contains(",3,unclosed_quote,"), "{}", out.rejected_csv);
+    assert_eq!(out.error, None);
+    // Too long to be a record: the import stops with E_CSV and the line; the rows before it are accounted for.
+    let mut csv = String::from("id,name\n1,Ada\n2,\"never closed\n");
+    for i in 0..600_000 {
+        csv.push_str(&format!("{i},row\n"));
+    }
+    let out = people(&csv, Track);
+    let e = out.error.expect("an error");
+    assert!(
+        e.starts_with("E_CSV: expected records of at most 4 MiB, found a longer one starting on line 3"),
+        "{e}"
+    );
+    assert_eq!((out.summary.rows, out.summary.valid, out.summary.rejected), (1, 1, 0));
+    assert_eq!(out.payloads.len(), 1, "the row before it was built");
+}
+
+#[test]
 fn pipelines_payloads() {
     let out = events("id,event,timestamp,price\n5,purchased,1359389415123,23.45\n", Pipelines);
     let p = &out.payloads[0];

@@ -11,18 +11,29 @@ pub struct Parsed {
     pub issues: Vec<Issue>,
     /// (line, record, byte, invalid_encoding, fields)
     pub records: Vec<(u64, u64, u64, bool, Vec<String>)>,
+    /// Records flagged with an unclosed quote.
+    pub unclosed: Vec<u64>,
+    /// Why reading stopped early, if it did.
+    pub error: Option<String>,
 }
 
-fn drain(r: &mut CsvReader, rec: &mut Record, out: &mut Vec<(u64, u64, u64, bool, Vec<String>)>) -> ReadResult {
+type Rows = Vec<(u64, u64, u64, bool, Vec<String>)>;
+
+fn drain(r: &mut CsvReader, rec: &mut Record, out: &mut Rows, unclosed: &mut Vec<u64>) -> ReadResult {
     loop {
         match r.read(rec) {
-            ReadResult::Record => out.push((
-                rec.line,
-                rec.record,
-                rec.byte,
-                rec.invalid_encoding,
-                rec.iter().map(str::to_string).collect(),
-            )),
+            ReadResult::Record => {
+                if rec.unclosed_quote {
+                    unclosed.push(rec.record);
+                }
+                out.push((
+                    rec.line,
+                    rec.record,
+                    rec.byte,
+                    rec.invalid_encoding,
+                    rec.iter().map(str::to_string).collect(),
+                ))
+            }
             other => return other,
         }
     }
@@ -38,19 +49,29 @@ pub fn parse_split(input: &[u8], options: &CsvOptions, cuts: &[usize]) -> Parsed
     let mut r = CsvReader::new(options.clone());
     let mut rec = Record::default();
     let mut records = Vec::new();
+    let mut unclosed = Vec::new();
     for w in cuts.windows(2) {
         r.push(&input[w[0]..w[1]]);
-        assert_eq!(drain(&mut r, &mut rec, &mut records), ReadResult::NeedMore);
+        let got = drain(&mut r, &mut rec, &mut records, &mut unclosed);
+        if r.error().is_some() {
+            assert_eq!(got, ReadResult::End, "an error ends reading");
+            break;
+        }
+        assert_eq!(got, ReadResult::NeedMore);
     }
-    assert_eq!(r.bytes_pushed(), input.len() as u64);
-    r.finish();
-    assert_eq!(drain(&mut r, &mut rec, &mut records), ReadResult::End);
+    if r.error().is_none() {
+        assert_eq!(r.bytes_pushed(), input.len() as u64);
+        r.finish();
+        assert_eq!(drain(&mut r, &mut rec, &mut records, &mut unclosed), ReadResult::End);
+        assert_eq!(r.bytes_buffered(), 0);
+    }
     assert_eq!(r.read(&mut rec), ReadResult::End, "End is sticky");
-    assert_eq!(r.bytes_buffered(), 0);
     Parsed {
         dialect: r.dialect().cloned(),
         headers: r.headers().map(<[String]>::to_vec),
         issues: r.header_issues().to_vec(),
         records,
+        unclosed,
+        error: r.error().map(str::to_string),
     }
 }

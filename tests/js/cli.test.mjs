@@ -211,6 +211,27 @@ describe("command line", () => {
     }
   });
 
+  test("a quote never closed: at the end of the file its row is rejected; one that runs on stops the run with E_CSV", async () => {
+    await reset(sb);
+    const eof = file("eof-quote.csv", 'id,name\n1,Ada\n2,"unterminated\n3,c\n');
+    const r = await cli(["import", eof, "--kind", "people", "--api", "track", "--endpoint", sb.url, "--json"], { env: KEYS });
+    assert.equal(r.code, 1, r.stderr);
+    const s = JSON.parse(r.stdout);
+    assert.deepEqual([s.rows, s.sent, s.rejected, s.rejectedByCode], [2, 1, 1, { unclosed_quote: 1 }]);
+    assert.deepEqual(rejectedLines(fs.readFileSync(path.join(tmp, "eof-quote.rejected.csv"), "utf8")).map((x) => [x.line, x.code]), [[3, "unclosed_quote"]]);
+
+    const lines = ["id,name", "1,Ada", '2,"never closed'];
+    for (let i = 0; i < 600_000; i++) lines.push(`${i},row`);
+    const runaway = file("runaway-quote.csv", lines.join("\n") + "\n");
+    const r2 = await cli(["import", runaway, "--kind", "people", "--api", "track", "--endpoint", sb.url, "--json"], { env: KEYS });
+    assert.equal(r2.code, 2, r2.stderr);
+    assert.match(r2.stderr, /error: expected records of at most 4 MiB, found a longer one starting on line 3: a quote is probably not closed .*\[E_CSV\]\n/);
+    assert.match(r2.stderr, /hint: close that field's quote/);
+    const s2 = JSON.parse(r2.stdout);
+    assert.equal(s2.rows, 1, "the row before it is accounted for");
+    assert.equal(s2.rows, s2.sent + s2.rejected + s2.apiRejected + s2.failed);
+  });
+
   test("credentials never reach the summary, the rejected file or the state file", async () => {
     await reset(sb);
     const { text } = makeCsv("people", 200);
