@@ -1009,7 +1009,7 @@ async function cmdImportVia(values, file) {
 /** What every chunk was pinned to (from the file's first rows), or that each chunk decided alone. */
 function pinsLine(pins, chunks) {
   if (chunks < 2) return "";
-  if (!pins) return "  each chunk typed its columns from its own first rows (the worker pins nothing)\n";
+  if (!pins) return "  each chunk typed its columns from its own first rows (the worker gave no pins)\n";
   const types = Object.entries(pins.typeHints ?? {}).map(([c, t]) => `${c} ${t}`);
   const parts = [];
   if (types.length) parts.push(`types ${types.slice(0, 6).join(", ")}${types.length > 6 ? `, +${types.length - 6} more` : ""}`);
