@@ -193,15 +193,17 @@ async function* bytesOf(input) {
 }
 
 /**
- * Ask the Worker what it makes of the file's first rows: a dry run of `chunk`'s header and first records (the
- * importer's sample) with the upload's `params` (kind and mapping flags). Resolves to its `pins` ({ delimiter,
- * encoding, typeHints, dateOrder }), or null when the Worker gives none (an older one) or the probe failed: the
- * chunks then infer on their own, and a chunk with a real problem reports it itself.
+ * Ask the Worker what it makes of the file's first rows: a dry run of the header and the first records of `chunks`
+ * (the first chunks of the upload, in order: hold them back until they have `SAMPLE_RECORDS` records or the file
+ * ends, so the probe samples what one import of the whole file would) with the upload's `params` (kind and
+ * mapping flags). Resolves to its `pins` ({ delimiter, encoding, typeHints, dateOrder }), or null when the Worker
+ * gives none (an older one) or the probe failed: the chunks then infer on their own, and a chunk with a real
+ * problem reports it itself.
  */
-export async function fetchPins({ endpoint, token, params, chunk, headerLength, fetch: fetchFn = globalThis.fetch, signal, attempts = 4 }) {
+export async function fetchPins({ endpoint, token, params, chunks, headerLength, fetch: fetchFn = globalThis.fetch, signal, attempts = 4 }) {
   const target = new URL(endpoint);
   target.search = queryOf({ ...params, "dry-run": true }).toString();
-  const body = sampleOf(chunk.body, headerLength, SAMPLE_RECORDS);
+  const body = sampleOf(joinChunks(chunks, headerLength), headerLength, SAMPLE_RECORDS);
   for (let attempt = 1; ; attempt++) {
     let res = null;
     try {
@@ -242,7 +244,21 @@ function safeJson(text) {
 }
 
 /** Records the Worker's importer samples to infer types (the package's default `sampleRows`). */
-const SAMPLE_RECORDS = 1000;
+export const SAMPLE_RECORDS = 1000;
+
+/** One CSV of the header and the records of `chunks` (each starts with the same `headerLength`-byte header). */
+function joinChunks(chunks, headerLength) {
+  if (chunks.length === 1) return chunks[0].body;
+  const size = chunks.reduce((n, c) => n + c.body.length - headerLength, headerLength);
+  const out = new Uint8Array(size);
+  out.set(chunks[0].body.subarray(0, headerLength), 0);
+  let o = headerLength;
+  for (const c of chunks) {
+    out.set(c.body.subarray(headerLength), o);
+    o += c.body.length - headerLength;
+  }
+  return out;
+}
 
 /** Query parameters: `true` as 1, objects as JSON, arrays as one parameter per element; false/null/undefined left out. */
 export function queryOf(params) {
@@ -513,29 +529,38 @@ export async function importVia(opts) {
   // pinned (a type as a hint: a cell that does not fit still goes as text, as it would in one import). Without
   // them, a chunk whose own first rows look otherwise (a column of numbers with one word in the chunk's first
   // thousand rows, or no day above 12) would type or read that column differently from the rest of the file.
-  let pinned = opts.pin === false;
-  const pinFrom = async (chunk) => {
-    pinned = true;
-    const pins = await fetchPins({ endpoint, token, params: { kind, ...params }, chunk, headerLength: chunker.header?.length ?? 0, fetch: fetchFn, signal });
-    if (!pins) return;
-    agg.pins = pins;
-    Object.assign(params, pinnedParams(params, pins));
+  // The first chunks are held back until they hold the sample (null once pinned, or when not pinning).
+  let held = opts.pin === false ? null : [];
+  const pinAndLaunch = async () => {
+    const chunks = held;
+    held = null;
+    const pins = await fetchPins({ endpoint, token, params: { kind, ...params }, chunks, headerLength: chunker.header?.length ?? 0, fetch: fetchFn, signal });
+    if (pins) {
+      agg.pins = pins;
+      Object.assign(params, pinnedParams(params, pins));
+    }
+    for (const chunk of chunks) {
+      await launch(chunk);
+      if (failure) break;
+    }
+  };
+  const take = async (chunk) => {
+    if (!held) return launch(chunk);
+    held.push(chunk);
+    if (held.reduce((n, c) => n + c.records, 0) >= SAMPLE_RECORDS) await pinAndLaunch();
   };
   try {
     for await (const bytes of bytesOf(input)) {
       if (failure) break;
       agg.bytesRead += bytes.length;
       for (const chunk of chunker.push(bytes)) {
-        if (!pinned) await pinFrom(chunk);
-        await launch(chunk);
+        await take(chunk);
         if (failure) break;
       }
     }
     if (!failure) {
-      for (const chunk of chunker.end()) {
-        if (!pinned) await pinFrom(chunk);
-        await launch(chunk);
-      }
+      for (const chunk of chunker.end()) await take(chunk);
+      if (held?.length) await pinAndLaunch(); // a file with fewer records than the sample
     }
   } catch (e) {
     failure ??= e instanceof ViaError ? e : new ViaError("E_CSV", `reading the file failed: ${e?.message ?? e}`);

@@ -260,12 +260,47 @@ test("fetchPins: a busy or failing probe is asked again; a refusal is final and 
   const busy = () => new Response('{"error":{"code":"E_BUSY"}}', { status: 503, headers: { "retry-after": "0" } });
   const ok = Response.json({ dryRun: true, pins: { delimiter: ";", typeHints: { b: "integer" } } });
   const f = answers("drop", busy(), ok);
-  const pins = await fetchPins({ endpoint: "http://w.test/import", token: "t", params: { kind: "people", "id-column": "a" }, chunk, headerLength: 4, fetch: f });
+  const pins = await fetchPins({ endpoint: "http://w.test/import", token: "t", params: { kind: "people", "id-column": "a" }, chunks: [chunk], headerLength: 4, fetch: f });
   assert.deepEqual(pins, { delimiter: ";", typeHints: { b: "integer" } });
   assert.equal(f.calls.length, 3);
   assert.deepEqual(Object.fromEntries(f.calls[0].url.searchParams), { kind: "people", "id-column": "a", "dry-run": "1" }, "a dry run with the upload's parameters");
   assert.equal(f.calls[0].body, "a,b\n1,2\n");
   const refused = answers(new Response("{}", { status: 401 }));
-  assert.equal(await fetchPins({ endpoint: "http://w.test/import", token: "t", params: { kind: "people" }, chunk, headerLength: 4, fetch: refused }), null);
+  assert.equal(await fetchPins({ endpoint: "http://w.test/import", token: "t", params: { kind: "people" }, chunks: [chunk], headerLength: 4, fetch: refused }), null);
   assert.equal(refused.calls.length, 1, "not asked again");
+});
+
+test("the probe samples the file's first 1000 records across small chunks, as one import of the file would", async () => {
+  const { fetchPins } = await import("../../js/via.mjs");
+  const enc = new TextEncoder();
+  const header = "id,level\n";
+  // Three chunks of 400 records; record 800 (in the second chunk) is a word, so the first 1000 make level text.
+  const chunks = [0, 1, 2].map((k) => {
+    let t = header;
+    for (let i = k * 400 + 1; i <= (k + 1) * 400; i++) t += `${i},${i === 800 ? "many" : i}\n`;
+    return { body: enc.encode(t), records: 400 };
+  });
+  let seen = null;
+  const f = async (url, init) => {
+    seen = new TextDecoder().decode(init.body);
+    return Response.json({ pins: { typeHints: { level: "string" } } });
+  };
+  await fetchPins({ endpoint: "http://w.test/import", token: "t", params: { kind: "people" }, chunks, headerLength: header.length, fetch: f });
+  const lines = seen.trimEnd().split("\n");
+  assert.equal(lines[0], "id,level");
+  assert.equal(lines.length - 1, 1000, "the first 1000 records, from all three chunks");
+  assert.equal(lines[800], "800,many");
+  assert.equal(lines[1000], "1000,1000");
+  assert.equal(lines.filter((l) => l === "id,level").length, 1, "one header");
+
+  // End to end: the Worker's pins say text for level, as a single import of the file would decide.
+  const w = await worker(secretsFor("track", fixture.sb.url), { ledger: null });
+  await reset();
+  let csv = header;
+  for (let i = 1; i <= 1500; i++) csv += `p${i},${i === 800 ? "many" : i}\n`;
+  const s = await importVia({ url: w.url, token: TOKEN, stream: streamOf(csv), kind: "people", chunkBytes: 4 * 1024, parallel: 2 });
+  assert.ok(s.chunks >= 3, `chunks: ${s.chunks}`);
+  assert.equal(s.pins.typeHints.level, "string");
+  const p = (await sandboxJson(fixture.sb, "/__sandbox/people?api=track")).find((x) => x.identifiers.id === "p5");
+  assert.deepEqual(p.attributes, { level: "5" }, "typed as the file's first 1000 rows say");
 });

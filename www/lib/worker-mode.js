@@ -17,7 +17,7 @@
 // It cuts the file with js/via.mjs's CsvChunker (the build copies it to pkg/, next to the wasm), the same one the
 // command line's --via uses; the engine worker runs it for mode "worker".
 
-import { CsvChunker, fetchPins, pinnedParams, sha256Hex, withoutHeader } from "../pkg/via.mjs";
+import { CsvChunker, fetchPins, pinnedParams, SAMPLE_RECORDS, sha256Hex, withoutHeader } from "../pkg/via.mjs";
 
 export class WorkerModeError extends Error {
   constructor(code, message) { super(message); this.code = code; }
@@ -37,15 +37,23 @@ export async function sendViaWorker(nextChunk, options, hooks) {
   let index = 0;
   const base = new URL("/import", options.endpoint || self.location.origin);
   let source = null, rejectedHeaderSent = false;
-  // Every chunk decides as the file's first rows say (delimiter, encoding, inferred types, date order): the
-  // Worker is asked once, with a dry run of the first chunk's first records (js/via.mjs's fetchPins).
-  let pins = null, pinned = false;
+  // Every chunk decides as the file's first rows say (delimiter, encoding, inferred types, date order): the first
+  // chunks are held back until they hold the importer's sample, and the Worker is asked once, with a dry run of
+  // them (js/via.mjs's fetchPins).
+  let pins = null, held = [];
   const own = { kind: options.kind, api: options.api, region: options.region, ...(options.mapping ? { mapping: options.mapping } : {}) };
-  async function pin(chunk) {
-    pinned = true;
-    const got = await fetchPins({ endpoint: base, token: options.token, params: own, chunk,
+  async function pinAndPost() {
+    const chunks = held;
+    held = null;
+    const got = await fetchPins({ endpoint: base, token: options.token, params: own, chunks,
       headerLength: chunker.header?.length ?? 0, fetch: fetchFn, signal: hooks.signal });
     if (got) pins = pinnedParams(own, got);
+    for (const c of chunks) { await postChunk(c); progress(); }
+  }
+  async function take(c) {
+    if (!held) { await postChunk(c); progress(); return; }
+    held.push(c);
+    if (held.reduce((n, x) => n + x.records, 0) >= SAMPLE_RECORDS) await pinAndPost();
   }
 
   async function postChunk({ body, lineOffset, recordOffset }) {
@@ -109,8 +117,9 @@ export async function sendViaWorker(nextChunk, options, hooks) {
     if (bytes === null) break;
     totals.bytesRead += bytes.length;
     // (the chunker keeps views of what it is given, and the caller's buffer is reused for the next read)
-    for (const c of chunker.push(bytes.slice())) { if (!pinned) await pin(c); await postChunk(c); progress(); }
+    for (const c of chunker.push(bytes.slice())) await take(c);
   }
-  for (const c of chunker.end()) { if (!pinned) await pin(c); await postChunk(c); progress(); }
+  for (const c of chunker.end()) await take(c);
+  if (held?.length) await pinAndPost(); // a file with fewer records than the sample
   return { ...totals, campaignWindow: 0, olderThan30Days: 0, bisections: 0, mode: "worker" };
 }
