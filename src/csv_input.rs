@@ -217,6 +217,10 @@ pub struct CsvReader {
 /// 1000 bytes), so a longer one is nearly always a quote that is not closed, swallowing the lines after it.
 pub const MAX_RECORD_BYTES: usize = 4 << 20;
 
+/// The most fields a record may have (Customer.io takes 300 attributes per row): a bound on the memory a line of
+/// delimiters could take.
+pub const MAX_FIELDS: usize = 100_000;
+
 /// The quote state of a record as csv-core reads it (its own state is private): enough to tell, at the end of the
 /// input, whether the last field is still inside quotes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -732,11 +736,14 @@ impl CsvReader {
                     self.out.resize(len, 0);
                 }
                 ReadRecordResult::OutputEndsFull => {
-                    let len = self.ends.len().max(8) * 2;
+                    if self.nend > MAX_FIELDS {
+                        return self.too_long();
+                    }
+                    let len = (self.ends.len().max(8) * 2).min(MAX_FIELDS + 1);
                     self.ends.resize(len, 0);
                 }
                 ReadRecordResult::Record => {
-                    if self.nout > MAX_RECORD_BYTES {
+                    if self.nout > MAX_RECORD_BYTES || self.nend > MAX_FIELDS {
                         return self.too_long();
                     }
                     // A record that ends with the input while a field is still inside quotes: its quote was never
@@ -829,7 +836,8 @@ impl CsvReader {
                 _ => i = stop + 1,     // the delimiter: next field
             }
         }
-        if nout > MAX_RECORD_BYTES {
+        if nout > MAX_RECORD_BYTES || nend > MAX_FIELDS {
+            // (bounded meanwhile: the record is complete in the reader's buffer)
             return false; // csv-core stops on it with the error
         }
         self.nout = nout;
@@ -856,8 +864,9 @@ impl CsvReader {
             return false;
         };
         let line = &input[..nl];
-        if line.len() > MAX_RECORD_BYTES {
-            return false; // csv-core tells exactly whether its fields are too long
+        if line.len() >= MAX_FIELDS {
+            // A long line (rare) goes the exact way, which also tells whether it has too many fields or bytes.
+            return false;
         }
         let content = match memchr::memchr2(b'"', b'\r', line) {
             None => line,
@@ -892,21 +901,29 @@ impl CsvReader {
         out.unclosed_quote = false;
     }
 
-    /// Stop reading: the record being read is over [`MAX_RECORD_BYTES`] (see [`CsvReader::error`]).
+    /// Stop reading: the record being read is over [`MAX_RECORD_BYTES`] or [`MAX_FIELDS`] (see
+    /// [`CsvReader::error`]).
     fn too_long(&mut self) -> ReadResult {
-        self.error = Some(format!(
-            "expected records of at most {} MiB, found a longer one starting on line {}: a quote is probably not \
-             closed (a field that starts with \" ends at the next \" that is not doubled)",
-            MAX_RECORD_BYTES >> 20,
-            self.rec_line
-        ));
+        self.error = Some(if self.nend > MAX_FIELDS {
+            format!(
+                "expected records of at most {MAX_FIELDS} fields, found more in the one starting on line {}",
+                self.rec_line
+            )
+        } else {
+            format!(
+                "expected records of at most {} MiB, found a longer one starting on line {}: a quote is probably \
+                 not closed (a field that starts with \" ends at the next \" that is not doubled)",
+                MAX_RECORD_BYTES >> 20,
+                self.rec_line
+            )
+        });
         self.in_record = false;
         self.done = true;
         ReadResult::End
     }
 
     /// Why reading stopped before the end of the input, if it did: a record over [`MAX_RECORD_BYTES`] (nearly
-    /// always a quote that is not closed). The records before it were read.
+    /// always a quote that is not closed) or [`MAX_FIELDS`]. The records before it were read.
     pub fn error(&self) -> Option<&str> {
         self.error.as_deref()
     }

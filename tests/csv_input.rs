@@ -462,3 +462,31 @@ fn a_record_over_the_limit_stops_reading_with_its_line() {
         assert_eq!(p.records[0].4[1].len(), MAX_RECORD_BYTES - 1);
     }
 }
+
+#[test]
+fn a_record_of_too_many_fields_stops_reading_with_its_line() {
+    use cio_backfill::csv_input::MAX_FIELDS;
+    // (the line of delimiters, is it within the limit)
+    for (fields, ok) in [(MAX_FIELDS, true), (MAX_FIELDS + 1, false)] {
+        let mut input = b"id\n1\n".to_vec();
+        input.extend(std::iter::repeat_n(b',', fields - 1));
+        input.extend_from_slice(b"\n2\n");
+        for chunk in [input.len(), 4_093] {
+            let p = parse_with(&input, CsvOptions::default(), chunk);
+            if ok {
+                assert_eq!(p.error, None);
+                assert_eq!(p.records.len(), 3);
+                assert_eq!(p.records[1].4.len(), fields);
+            } else {
+                assert_eq!(p.records.len(), 1, "the record before it (chunk {chunk})");
+                let e = p.error.expect("an error");
+                assert_eq!(
+                    e,
+                    format!(
+                        "expected records of at most {MAX_FIELDS} fields, found more in the one starting on line 3"
+                    )
+                );
+            }
+        }
+    }
+}
