@@ -524,8 +524,8 @@ export async function importVia(opts) {
     while (inflight.size >= parallel && !failure) await Promise.race(inflight);
   };
   // The file's first rows decide, for every chunk, what a whole-file import decides from them: the delimiter, the
-  // encoding, each inferred column type and the slash-date order. A dry run of the first chunk's first records
-  // (the importer's sample) asks the Worker what it makes of them; every chunk is then sent with those choices
+  // encoding, each inferred column type and the slash-date order. A dry run of the file's first 1000 records (the
+  // importer's sample) asks the Worker what it makes of them; every chunk is then sent with those choices
   // pinned (a type as a hint: a cell that does not fit still goes as text, as it would in one import). Without
   // them, a chunk whose own first rows look otherwise (a column of numbers with one word in the chunk's first
   // thousand rows, or no day above 12) would type or read that column differently from the rest of the file.
