@@ -91,6 +91,9 @@ pub struct Record {
     /// Set when the record's last field opens a quote that the file never closes: the field ran to the end of the
     /// file, taking in every line after its start.
     pub unclosed_quote: bool,
+    /// Set when the record has text right after a closing quote and a line break inside quotes: malformed CSV that a
+    /// stray quote makes, merging the lines up to the next quote into this record.
+    pub stray_quote: bool,
     /// The fields one after the other, `gap` bytes apart (0, or 1 when the text is a line as it was read, its
     /// delimiters left in place: one copy of the line instead of one per field).
     text: String,
@@ -107,12 +110,14 @@ impl PartialEq for Record {
             self.byte,
             self.invalid_encoding,
             self.unclosed_quote,
+            self.stray_quote,
         ) == (
             other.line,
             other.record,
             other.byte,
             other.invalid_encoding,
             other.unclosed_quote,
+            other.stray_quote,
         ) && self.len() == other.len()
             && self.iter().eq(other.iter())
     }
@@ -209,6 +214,8 @@ pub struct CsvReader {
     done: bool,
     /// Where the record being read by csv-core is with respect to quotes (to tell an unclosed quote at the end).
     quote: QuoteState,
+    /// What was seen of quotes in that record.
+    marks: QuoteMarks,
     /// Why reading stopped before the end (a record over [`MAX_RECORD_BYTES`]).
     error: Option<String>,
 }
@@ -236,17 +243,32 @@ enum QuoteState {
     QuoteInQuoted,
 }
 
+/// What a record's bytes showed of its quotes, on csv-core's path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+struct QuoteMarks {
+    /// A line break inside quotes.
+    break_in_quotes: bool,
+    /// A byte right after a closing quote that is not a delimiter, a line end, a space or a tab (csv-core keeps it
+    /// in the field; well-formed CSV has none).
+    text_after_quote: bool,
+}
+
 impl QuoteState {
-    /// The state after `bytes` (a record's bytes, in order, in any number of calls).
-    fn after(mut self, mut bytes: &[u8], delimiter: u8) -> QuoteState {
+    /// The state after `bytes` (a record's bytes, in order, in any number of calls), noting in `marks` what is seen.
+    fn after(mut self, mut bytes: &[u8], delimiter: u8, marks: &mut QuoteMarks) -> QuoteState {
         use QuoteState::*;
         while let Some((&b, rest)) = bytes.split_first() {
             match self {
                 // Up to the next quote nothing changes inside quotes, and outside them only the last byte counts.
-                Quoted if b != b'"' => match memchr::memchr(b'"', bytes) {
-                    Some(q) => bytes = &bytes[q..],
-                    None => return Quoted,
-                },
+                Quoted if b != b'"' => {
+                    let q = memchr::memchr(b'"', bytes);
+                    let inside = &bytes[..q.unwrap_or(bytes.len())];
+                    marks.break_in_quotes |= memchr::memchr2(b'\n', b'\r', inside).is_some();
+                    match q {
+                        Some(q) => bytes = &bytes[q..],
+                        None => return Quoted,
+                    }
+                }
                 FieldStart | Unquoted if b != b'"' => match memchr::memchr(b'"', bytes) {
                     None => {
                         let last = bytes[bytes.len() - 1];
@@ -265,6 +287,9 @@ impl QuoteState {
                 },
                 _ => {
                     let ends_field = b == delimiter || b == b'\n' || b == b'\r';
+                    if self == QuoteInQuoted && b != b'"' && !ends_field && b != b' ' && b != b'\t' {
+                        marks.text_after_quote = true;
+                    }
                     self = match self {
                         Quoted if b == b'"' => QuoteInQuoted,
                         QuoteInQuoted | FieldStart if b == b'"' => Quoted,
@@ -547,6 +572,7 @@ impl CsvReader {
             issues: Vec::new(),
             done: false,
             quote: QuoteState::FieldStart,
+            marks: QuoteMarks::default(),
             error: None,
         }
     }
@@ -697,7 +723,6 @@ impl CsvReader {
                 self.rec_line = self.line;
                 self.nout = 0;
                 self.nend = 0;
-                self.quote = QuoteState::FieldStart;
                 if self.headers.is_some() && self.read_unquoted_line(out) {
                     return ReadResult::Record;
                 }
@@ -707,6 +732,9 @@ impl CsvReader {
                     }
                     continue;
                 }
+                // The record goes through csv-core, from its start.
+                self.quote = QuoteState::FieldStart;
+                self.marks = QuoteMarks::default();
             }
             let input = &self.buf[self.pos..];
             if input.is_empty() && !self.finished {
@@ -717,7 +745,7 @@ impl CsvReader {
                     .read_record(input, &mut self.out[self.nout..], &mut self.ends[self.nend..]);
             self.line += count_breaks(&input[..nin], &mut self.prev_cr);
             let delimiter = self.dialect.as_ref().map_or(b',', |d| d.delimiter);
-            self.quote = self.quote.after(&input[..nin], delimiter);
+            self.quote = self.quote.after(&input[..nin], delimiter, &mut self.marks);
             self.pos += nin;
             self.nout += nout;
             self.nend += nend;
@@ -749,8 +777,12 @@ impl CsvReader {
                     // A record that ends with the input while a field is still inside quotes: its quote was never
                     // closed, and the field took in every line after it.
                     let unclosed = self.finished && self.pos == self.buf.len() && self.quote == QuoteState::Quoted;
+                    // Text after a closing quote, in a record whose quotes held a line break: a stray quote took in
+                    // the lines up to the next quote.
+                    let stray = self.marks.break_in_quotes && self.marks.text_after_quote;
                     if let Some(r) = self.end_record(out) {
                         out.unclosed_quote = unclosed;
+                        out.stray_quote = stray;
                         return r;
                     }
                 }
@@ -899,6 +931,7 @@ impl CsvReader {
         out.byte = self.rec_byte;
         out.invalid_encoding = invalid;
         out.unclosed_quote = false;
+        out.stray_quote = false;
     }
 
     /// Stop reading: the record being read is over [`MAX_RECORD_BYTES`] or [`MAX_FIELDS`] (see
@@ -1237,12 +1270,19 @@ mod tests {
 
 #[cfg(test)]
 mod quote_state_tests {
+    use super::QuoteMarks;
     use super::QuoteState::{self, *};
 
     /// The state machine one byte at a time: what `after` must equal.
-    fn reference(mut q: QuoteState, bytes: &[u8], delimiter: u8) -> QuoteState {
+    fn reference(mut q: QuoteState, bytes: &[u8], delimiter: u8, marks: &mut QuoteMarks) -> QuoteState {
         for &b in bytes {
             let ends_field = b == delimiter || b == b'\n' || b == b'\r';
+            if q == Quoted && (b == b'\n' || b == b'\r') {
+                marks.break_in_quotes = true;
+            }
+            if q == QuoteInQuoted && b != b'"' && !ends_field && b != b' ' && b != b'\t' {
+                marks.text_after_quote = true;
+            }
             q = match q {
                 Quoted if b == b'"' => QuoteInQuoted,
                 Quoted => Quoted,
@@ -1257,17 +1297,18 @@ mod quote_state_tests {
     proptest::proptest! {
         #[test]
         fn after_is_the_byte_at_a_time_machine(
-            bytes in proptest::collection::vec(proptest::sample::select(b"a;,\"\n\rx".to_vec()), 0..40),
+            bytes in proptest::collection::vec(proptest::sample::select(b"a;,\"\n\rx \t".to_vec()), 0..40),
             cut in 0usize..40,
             start in 0usize..4,
         ) {
             let start = [FieldStart, Unquoted, Quoted, QuoteInQuoted][start];
             for delimiter in [b',', b';'] {
                 let cut = cut.min(bytes.len());
-                let split = start.after(&bytes[..cut], delimiter).after(&bytes[cut..], delimiter);
-                let want = reference(start, &bytes, delimiter);
-                proptest::prop_assert_eq!(split, want);
-                proptest::prop_assert_eq!(start.after(&bytes, delimiter), want);
+                let (mut m1, mut m2, mut m3) = (QuoteMarks::default(), QuoteMarks::default(), QuoteMarks::default());
+                let split = start.after(&bytes[..cut], delimiter, &mut m1).after(&bytes[cut..], delimiter, &mut m1);
+                let want = reference(start, &bytes, delimiter, &mut m2);
+                proptest::prop_assert_eq!((split, m1), (want, m2));
+                proptest::prop_assert_eq!((start.after(&bytes, delimiter, &mut m3), m3), (want, m2));
             }
         }
     }

@@ -56,6 +56,8 @@ issue_codes! {
     Encoding = "encoding", Error;
     /// The row's last field opens a quote that is never closed: it ran to the end of the file.
     UnclosedQuote = "unclosed_quote", Error;
+    /// The row has text after a closing quote and a line break inside quotes: a stray quote merged lines into it.
+    StrayQuote = "stray_quote", Error;
     // ---- identifiers ----
     /// The identifier cell is empty.
     IdMissing = "id_missing", Error;

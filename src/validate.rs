@@ -173,7 +173,7 @@ impl Validator {
             Issue::new(code, line, record, msg).at_column(i, m.columns[i].header.clone())
         };
 
-        if (rec.invalid_encoding || rec.unclosed_quote) && !flagged_record(rec, issues) {
+        if (rec.invalid_encoding || rec.unclosed_quote || rec.stray_quote) && !flagged_record(rec, issues) {
             return false;
         }
         if rec.len() != self.headers_len {
@@ -519,6 +519,17 @@ fn flagged_record(rec: &Record, issues: &mut Vec<Issue>) -> bool {
              after it was read into that field",
         ));
         // Its cells past the quote are the rest of the file: nothing more to check.
+        return false;
+    }
+    if rec.stray_quote {
+        issues.push(Issue::new(
+            IssueCode::StrayQuote,
+            rec.line,
+            rec.record,
+            "expected a delimiter or the end of the row after a closing quote, found text, in a row whose quotes hold \
+             a line break: a stray quote probably merged the lines after it into this row (a quote inside a field is \
+             written twice: \"\")",
+        ));
         return false;
     }
     true

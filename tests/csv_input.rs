@@ -490,3 +490,23 @@ fn a_record_of_too_many_fields_stops_reading_with_its_line() {
         }
     }
 }
+
+#[test]
+fn a_stray_quote_that_merges_lines_is_flagged() {
+    // (input, the fields of the first record, the records flagged)
+    let cases: &[(&str, &[&str], &[u64])] = &[
+        // Two stray quotes: lines 3 and 4 end up inside row 1's field, and text follows the closing quote.
+        ("id,name\n1,\"abc\n2,b\n3,\"def\n4,d\n", &["1", "abc\n2,b\n3,def"], &[1]),
+        ("id,name\n1,\"a\nb\"x\n2,c\n", &["1", "a\nbx"], &[1]),
+        // Well-formed multi-line fields, text after a quote on one line, or only a space after it: not flagged.
+        ("id,name\n1,\"abc\ndef\"\n2,c\n", &["1", "abc\ndef"], &[]),
+        ("id,name\n1,\"Bob\" Smith\n2,c\n", &["1", "Bob Smith"], &[]),
+        ("id,name\n1,\"Bob\"Smith\n2,c\n", &["1", "BobSmith"], &[]),
+        ("id,name\n1,\"a\nb\" \n2,c\n", &["1", "a\nb "], &[]),
+    ];
+    for (input, first, flagged) in cases {
+        let p = parse(input.as_bytes());
+        assert_eq!(p.records[0].4, strs(first), "{input:?}");
+        assert_eq!(p.stray, *flagged, "{input:?}");
+    }
+}

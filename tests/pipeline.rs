@@ -223,6 +223,16 @@ fn an_unclosed_quote_is_a_row_error_and_a_runaway_record_stops_the_import() {
     assert_eq!(codes_at(&out, 3), vec!["unclosed_quote"]);
     assert!(out.rejected_csv.contains(",3,unclosed_quote,"), "{}", out.rejected_csv);
     assert_eq!(out.error, None);
+    // Two stray quotes merge lines 3–4 into row 2's field: rejected with its line, the rows after it go on.
+    let out = people("id,name\n1,Ada\n2,\"Bob\n3,Cy\n4,\"Di\n5,Ed\n", Track);
+    assert_eq!((out.summary.rows, out.summary.valid, out.summary.rejected), (3, 2, 1));
+    assert_eq!(codes_at(&out, 3), vec!["stray_quote"]);
+    let ids: Vec<&str> = out
+        .payloads
+        .iter()
+        .map(|p| p["identifiers"]["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, vec!["1", "5"]);
     // Too long to be a record: the import stops with E_CSV and the line; the rows before it are accounted for.
     let mut csv = String::from("id,name\n1,Ada\n2,\"never closed\n");
     for i in 0..600_000 {

@@ -13,18 +13,23 @@ pub struct Parsed {
     pub records: Vec<(u64, u64, u64, bool, Vec<String>)>,
     /// Records flagged with an unclosed quote.
     pub unclosed: Vec<u64>,
+    /// Records flagged with a stray quote (text after a closing quote, a line break inside quotes).
+    pub stray: Vec<u64>,
     /// Why reading stopped early, if it did.
     pub error: Option<String>,
 }
 
 type Rows = Vec<(u64, u64, u64, bool, Vec<String>)>;
 
-fn drain(r: &mut CsvReader, rec: &mut Record, out: &mut Rows, unclosed: &mut Vec<u64>) -> ReadResult {
+fn drain(r: &mut CsvReader, rec: &mut Record, out: &mut Rows, flags: &mut (Vec<u64>, Vec<u64>)) -> ReadResult {
     loop {
         match r.read(rec) {
             ReadResult::Record => {
                 if rec.unclosed_quote {
-                    unclosed.push(rec.record);
+                    flags.0.push(rec.record);
+                }
+                if rec.stray_quote {
+                    flags.1.push(rec.record);
                 }
                 out.push((
                     rec.line,
@@ -49,10 +54,10 @@ pub fn parse_split(input: &[u8], options: &CsvOptions, cuts: &[usize]) -> Parsed
     let mut r = CsvReader::new(options.clone());
     let mut rec = Record::default();
     let mut records = Vec::new();
-    let mut unclosed = Vec::new();
+    let mut flags = (Vec::new(), Vec::new());
     for w in cuts.windows(2) {
         r.push(&input[w[0]..w[1]]);
-        let got = drain(&mut r, &mut rec, &mut records, &mut unclosed);
+        let got = drain(&mut r, &mut rec, &mut records, &mut flags);
         if r.error().is_some() {
             assert_eq!(got, ReadResult::End, "an error ends reading");
             break;
@@ -62,7 +67,7 @@ pub fn parse_split(input: &[u8], options: &CsvOptions, cuts: &[usize]) -> Parsed
     if r.error().is_none() {
         assert_eq!(r.bytes_pushed(), input.len() as u64);
         r.finish();
-        assert_eq!(drain(&mut r, &mut rec, &mut records, &mut unclosed), ReadResult::End);
+        assert_eq!(drain(&mut r, &mut rec, &mut records, &mut flags), ReadResult::End);
         assert_eq!(r.bytes_buffered(), 0);
     }
     assert_eq!(r.read(&mut rec), ReadResult::End, "End is sticky");
@@ -71,7 +76,8 @@ pub fn parse_split(input: &[u8], options: &CsvOptions, cuts: &[usize]) -> Parsed
         headers: r.headers().map(<[String]>::to_vec),
         issues: r.header_issues().to_vec(),
         records,
-        unclosed,
+        unclosed: flags.0,
+        stray: flags.1,
         error: r.error().map(str::to_string),
     }
 }
