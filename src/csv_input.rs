@@ -101,7 +101,7 @@ pub struct Record {
     gap: usize,
 }
 
-/// Records are equal when they say the same: position, flag and fields (however the text is laid out).
+/// Records are equal when they say the same: position, flags and fields (however the text is laid out).
 impl PartialEq for Record {
     fn eq(&self, other: &Record) -> bool {
         (
@@ -257,6 +257,7 @@ impl QuoteState {
     /// The state after `bytes` (a record's bytes, in order, in any number of calls), noting in `marks` what is seen.
     fn after(mut self, mut bytes: &[u8], delimiter: u8, marks: &mut QuoteMarks) -> QuoteState {
         use QuoteState::*;
+        let ends_field = |c: u8| c == delimiter || c == b'\n' || c == b'\r';
         while let Some((&b, rest)) = bytes.split_first() {
             match self {
                 // Up to the next quote nothing changes inside quotes, and outside them only the last byte counts.
@@ -271,29 +272,25 @@ impl QuoteState {
                 }
                 FieldStart | Unquoted if b != b'"' => match memchr::memchr(b'"', bytes) {
                     None => {
-                        let last = bytes[bytes.len() - 1];
-                        let ends_field = last == delimiter || last == b'\n' || last == b'\r';
-                        return if ends_field { FieldStart } else { Unquoted };
-                    }
-                    Some(q) => {
-                        let before = bytes[q - 1];
-                        self = if before == delimiter || before == b'\n' || before == b'\r' {
+                        return if ends_field(bytes[bytes.len() - 1]) {
                             FieldStart
                         } else {
                             Unquoted
-                        };
+                        }
+                    }
+                    Some(q) => {
+                        self = if ends_field(bytes[q - 1]) { FieldStart } else { Unquoted };
                         bytes = &bytes[q..];
                     }
                 },
                 _ => {
-                    let ends_field = b == delimiter || b == b'\n' || b == b'\r';
-                    if self == QuoteInQuoted && b != b'"' && !ends_field && b != b' ' && b != b'\t' {
+                    if self == QuoteInQuoted && b != b'"' && !ends_field(b) && b != b' ' && b != b'\t' {
                         marks.text_after_quote = true;
                     }
                     self = match self {
                         Quoted if b == b'"' => QuoteInQuoted,
                         QuoteInQuoted | FieldStart if b == b'"' => Quoted,
-                        _ if ends_field => FieldStart,
+                        _ if ends_field(b) => FieldStart,
                         _ => Unquoted,
                     };
                     bytes = rest;

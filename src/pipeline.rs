@@ -489,30 +489,23 @@ impl Importer {
     }
 
     fn on_end(&mut self) {
-        if let Some(e) = self.reader.error() {
-            // A record too long to read (an unclosed quote, nearly always): the rows before it go on as usual; the
-            // run then stops with the error, and rows not yet handed to the API end failed with it.
-            let e = ImportError::Csv(e.to_string());
-            if matches!(self.stage, Stage::Sampling(_)) && self.reader.headers().is_some() {
-                self.start_running();
-            }
-            if let Some(b) = self.packer.flush() {
-                self.emit(b);
-            }
-            self.stage = Stage::Failed(e);
-            return;
-        }
+        // A record too long to read (an unclosed quote, nearly always) ends the input early: the rows before it go on
+        // as usual, then the run stops with the error, and rows not yet handed to the API end failed with it.
+        let cut_short = self.reader.error().map(|e| ImportError::Csv(e.to_string()));
         if matches!(self.stage, Stage::Sampling(_)) {
             if self.reader.headers().is_none() {
-                self.stage = Stage::Failed(ImportError::Csv(
-                    "the file is empty: expected a header row and data rows".into(),
-                ));
+                self.stage = Stage::Failed(cut_short.unwrap_or_else(|| {
+                    ImportError::Csv("the file is empty: expected a header row and data rows".into())
+                }));
                 return;
             }
             self.start_running();
         }
         if let Some(b) = self.packer.flush() {
             self.emit(b);
+        }
+        if let Some(e) = cut_short {
+            self.stage = Stage::Failed(e);
         }
     }
 

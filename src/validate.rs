@@ -497,7 +497,7 @@ pub fn plausible_email(s: &str) -> bool {
             .all(|l| !l.is_empty() && !l.starts_with('-') && !l.ends_with('-'))
 }
 
-/// The issues of a record the reader flagged (bad bytes, an unclosed quote), out of the hot path; false when the
+/// The issues of a record the reader flagged (bad bytes, an unclosed or a stray quote), out of the hot path; false when the
 /// record cannot be checked further.
 #[cold]
 #[inline(never)]
