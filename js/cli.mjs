@@ -170,7 +170,6 @@ function oneOf(values, name, allowed, required) {
   return v;
 }
 
-
 function buildMapping(values) {
   let mapping = {};
   if (values.mapping !== undefined) {

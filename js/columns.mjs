@@ -15,10 +15,8 @@ export const COLUMN_TYPES = ["auto", "string", "integer", "float", "boolean", "d
  * @returns {string | null}
  */
 export function applyColumnSpec(mapping, spec, label) {
-  const eq = spec.lastIndexOf("=");
-  if (eq <= 0) return `${label}: expected NAME=TYPE (or NAME=ignore), found ${JSON.stringify(spec)}`;
-  const name = spec.slice(0, eq);
-  const choice = spec.slice(eq + 1);
+  const [name, choice] = splitSpec(spec);
+  if (name === null) return `${label}: expected NAME=TYPE (or NAME=ignore), found ${JSON.stringify(spec)}`;
   const col = { ...(mapping.columns?.[name] ?? {}) };
   if (choice === "ignore" || choice === "attribute") col.role = choice;
   else if (COLUMN_TYPES.includes(choice)) col.type = choice;
@@ -40,11 +38,15 @@ export const HINT_TYPES = COLUMN_TYPES.filter((t) => t !== "auto");
  * @returns {string | null}
  */
 export function applyTypeHintSpec(mapping, spec, label) {
-  const eq = spec.lastIndexOf("=");
-  if (eq <= 0) return `${label}: expected NAME=TYPE, found ${JSON.stringify(spec)}`;
-  const name = spec.slice(0, eq);
-  const type = spec.slice(eq + 1);
+  const [name, type] = splitSpec(spec);
+  if (name === null) return `${label}: expected NAME=TYPE, found ${JSON.stringify(spec)}`;
   if (!HINT_TYPES.includes(type)) return `${label} ${name}: expected one of ${HINT_TYPES.join(", ")}, found ${JSON.stringify(type)}`;
   mapping.columns = { ...(mapping.columns ?? {}), [name]: { ...(mapping.columns?.[name] ?? {}), typeHint: type } };
   return null;
+}
+
+/** `NAME=VALUE` split at its last `=` (a name may hold `=`), or [null, null] without a name. */
+function splitSpec(spec) {
+  const eq = spec.lastIndexOf("=");
+  return eq <= 0 ? [null, null] : [spec.slice(0, eq), spec.slice(eq + 1)];
 }

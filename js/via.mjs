@@ -221,6 +221,32 @@ export async function fetchPins({ endpoint, token, params, chunks, headerLength,
 }
 
 /**
+ * Holds back an upload's first chunks until they have the importer's sample (`SAMPLE_RECORDS` records) or the
+ * file ends (`end()`), asks the Worker for its pins once (fetchPins; `headerLength()` is read then), hands them to
+ * `onPins` (null when none came), then passes every chunk to `send` in order (`send` returns false to stop).
+ */
+export function pinsGate({ endpoint, token, params, headerLength, fetch, signal, onPins, send }) {
+  let held = [];
+  const release = async () => {
+    const chunks = held;
+    held = null;
+    onPins(await fetchPins({ endpoint, token, params, chunks, headerLength: headerLength(), fetch, signal }));
+    for (const chunk of chunks) if ((await send(chunk)) === false) return;
+  };
+  return {
+    async take(chunk) {
+      if (!held) return send(chunk);
+      held.push(chunk);
+      if (held.reduce((n, c) => n + c.records, 0) >= SAMPLE_RECORDS) await release();
+    },
+    /** The file has ended: release what is held (a file with fewer records than the sample). */
+    async end() {
+      if (held?.length) await release();
+    },
+  };
+}
+
+/**
  * The parameters that pin `pins` for every chunk, beside the upload's own `params` (which win: a delimiter,
  * encoding or date order given is kept; a column given a forced type was not hinted by the Worker).
  */
@@ -529,26 +555,27 @@ export async function importVia(opts) {
   // pinned (a type as a hint: a cell that does not fit still goes as text, as it would in one import). Without
   // them, a chunk whose own first rows look otherwise (a column of numbers with one word in the chunk's first
   // thousand rows, or no day above 12) would type or read that column differently from the rest of the file.
-  // The first chunks are held back until they hold the sample (null once pinned, or when not pinning).
-  let held = opts.pin === false ? null : [];
-  const pinAndLaunch = async () => {
-    const chunks = held;
-    held = null;
-    const pins = await fetchPins({ endpoint, token, params: { kind, ...params }, chunks, headerLength: chunker.header?.length ?? 0, fetch: fetchFn, signal });
-    if (pins) {
-      agg.pins = pins;
-      Object.assign(params, pinnedParams(params, pins));
-    }
-    for (const chunk of chunks) {
-      await launch(chunk);
-      if (failure) break;
-    }
-  };
-  const take = async (chunk) => {
-    if (!held) return launch(chunk);
-    held.push(chunk);
-    if (held.reduce((n, c) => n + c.records, 0) >= SAMPLE_RECORDS) await pinAndLaunch();
-  };
+  const gate =
+    opts.pin === false
+      ? null
+      : pinsGate({
+          endpoint,
+          token,
+          params: { kind, ...params },
+          headerLength: () => chunker.header?.length ?? 0,
+          fetch: fetchFn,
+          signal,
+          onPins(pins) {
+            if (!pins) return;
+            agg.pins = pins;
+            Object.assign(params, pinnedParams(params, pins));
+          },
+          async send(chunk) {
+            await launch(chunk);
+            return !failure;
+          },
+        });
+  const take = (chunk) => (gate ? gate.take(chunk) : launch(chunk));
   try {
     for await (const bytes of bytesOf(input)) {
       if (failure) break;
@@ -560,7 +587,7 @@ export async function importVia(opts) {
     }
     if (!failure) {
       for (const chunk of chunker.end()) await take(chunk);
-      if (held?.length) await pinAndLaunch(); // a file with fewer records than the sample
+      await gate?.end();
     }
   } catch (e) {
     failure ??= e instanceof ViaError ? e : new ViaError("E_CSV", `reading the file failed: ${e?.message ?? e}`);

@@ -17,7 +17,7 @@
 // It cuts the file with js/via.mjs's CsvChunker (the build copies it to pkg/, next to the wasm), the same one the
 // command line's --via uses; the engine worker runs it for mode "worker".
 
-import { CsvChunker, fetchPins, pinnedParams, SAMPLE_RECORDS, sha256Hex, withoutHeader } from "../pkg/via.mjs";
+import { CsvChunker, pinnedParams, pinsGate, sha256Hex, withoutHeader } from "../pkg/via.mjs";
 
 export class WorkerModeError extends Error {
   constructor(code, message) { super(message); this.code = code; }
@@ -39,22 +39,13 @@ export async function sendViaWorker(nextChunk, options, hooks) {
   let source = null, rejectedHeaderSent = false;
   // Every chunk decides as the file's first rows say (delimiter, encoding, inferred types, date order): the first
   // chunks are held back until they hold the importer's sample, and the Worker is asked once, with a dry run of
-  // them (js/via.mjs's fetchPins).
-  let pins = null, held = [];
+  // them (js/via.mjs's pinsGate).
+  let pins = null;
   const own = { kind: options.kind, api: options.api, region: options.region, ...(options.mapping ? { mapping: options.mapping } : {}) };
-  async function pinAndPost() {
-    const chunks = held;
-    held = null;
-    const got = await fetchPins({ endpoint: base, token: options.token, params: own, chunks,
-      headerLength: chunker.header?.length ?? 0, fetch: fetchFn, signal: hooks.signal });
-    if (got) pins = pinnedParams(own, got);
-    for (const c of chunks) { await postChunk(c); progress(); }
-  }
-  async function take(c) {
-    if (!held) { await postChunk(c); progress(); return; }
-    held.push(c);
-    if (held.reduce((n, x) => n + x.records, 0) >= SAMPLE_RECORDS) await pinAndPost();
-  }
+  const gate = pinsGate({ endpoint: base, token: options.token, params: own, headerLength: () => chunker.header?.length ?? 0,
+    fetch: fetchFn, signal: hooks.signal,
+    onPins: (got) => { if (got) pins = pinnedParams(own, got); },
+    send: async (c) => { await postChunk(c); progress(); } });
 
   async function postChunk({ body, lineOffset, recordOffset }) {
     const n = index++;
@@ -117,9 +108,9 @@ export async function sendViaWorker(nextChunk, options, hooks) {
     if (bytes === null) break;
     totals.bytesRead += bytes.length;
     // (the chunker keeps views of what it is given, and the caller's buffer is reused for the next read)
-    for (const c of chunker.push(bytes.slice())) await take(c);
+    for (const c of chunker.push(bytes.slice())) await gate.take(c);
   }
-  for (const c of chunker.end()) await take(c);
-  if (held?.length) await pinAndPost(); // a file with fewer records than the sample
+  for (const c of chunker.end()) await gate.take(c);
+  await gate.end();
   return { ...totals, campaignWindow: 0, olderThan30Days: 0, bisections: 0, mode: "worker" };
 }
