@@ -144,6 +144,19 @@ impl Record {
     pub fn iter(&self) -> impl Iterator<Item = &str> + '_ {
         (0..self.len()).map(move |i| self.get(i).unwrap_or(""))
     }
+    /// The fields as laid out: the text, each field's end in it, and the gap between fields (for a copy that keeps
+    /// the layout, [`Record::set_raw_parts`]).
+    pub(crate) fn raw_parts(&self) -> (&str, &[usize], usize) {
+        (&self.text, &self.ends, self.gap)
+    }
+    /// Replace the fields with ones laid out as [`Record::raw_parts`] gave them.
+    pub(crate) fn set_raw_parts(&mut self, text: &str, ends: &[usize], gap: usize) {
+        self.text.clear();
+        self.text.push_str(text);
+        self.ends.clear();
+        self.ends.extend_from_slice(ends);
+        self.gap = gap;
+    }
     /// Replace the contents (used by the reader and by tests).
     pub fn set_fields<'a>(&mut self, fields: impl IntoIterator<Item = &'a str>) {
         self.text.clear();

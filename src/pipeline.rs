@@ -230,6 +230,8 @@ pub struct Importer {
     file_issues: Vec<Issue>,
     rejected: Option<RejectedCsv>,
     inflight: Held,
+    /// A row the API refused or that failed, read back from `inflight` for the rejected CSV.
+    settled: Record,
     summary: Summary,
     preview: Vec<Vec<String>>,
     payloads: Vec<u8>,
@@ -355,6 +357,7 @@ impl Importer {
             file_issues: Vec::new(),
             rejected: None,
             inflight: Held::default(),
+            settled: Record::default(),
             summary,
             preview: Vec::new(),
             payloads: Vec::new(),
@@ -459,7 +462,7 @@ impl Importer {
             }
             let mut rec = std::mem::take(&mut self.rec);
             match self.reader.read(&mut rec) {
-                ReadResult::Record => self.on_record(&mut rec),
+                ReadResult::Record => self.on_record(&rec),
                 ReadResult::NeedMore => {
                     self.rec = rec;
                     return;
@@ -473,8 +476,8 @@ impl Importer {
         }
     }
 
-    /// A record read; it may be taken (its buffers swapped for recycled ones) if it is held for delivery.
-    fn on_record(&mut self, rec: &mut Record) {
+    /// A record read.
+    fn on_record(&mut self, rec: &Record) {
         if self.preview.len() < PREVIEW_ROWS {
             self.preview.push(rec.iter().map(str::to_string).collect());
         }
@@ -559,8 +562,8 @@ impl Importer {
         );
         self.rejected = Some(RejectedCsv::new(headers));
         self.stage = Stage::Running(Box::new(Running { validator, builder }));
-        for mut rec in sample {
-            self.process(&mut rec);
+        for rec in sample {
+            self.process(&rec);
         }
     }
 
@@ -573,9 +576,8 @@ impl Importer {
         }
     }
 
-    /// Validate, build and pack one record. A record handed to the sender is moved into `inflight`, and `rec`
-    /// gets recycled buffers back: it must not be read after that.
-    fn process(&mut self, rec: &mut Record) {
+    /// Validate, build and pack one record; a record handed to the sender is copied into `inflight`.
+    fn process(&mut self, rec: &Record) {
         let Stage::Running(run) = &mut self.stage else { return };
         self.last_record = rec.record;
         if rec.record <= self.opts.resume_after_record {
@@ -727,14 +729,15 @@ impl Importer {
     fn settle(&mut self) {
         let Some(s) = &mut self.sender else { return };
         for (row, outcome) in s.take_outcomes() {
-            let Some(rec) = self.inflight.remove(row.record) else {
+            let sent = matches!(outcome, RowOutcome::Sent);
+            let rec = &mut self.settled;
+            if !self.inflight.remove(row.record, (!sent).then_some(rec)) {
                 continue;
-            };
+            }
             self.summary.pending -= 1;
             let (code, reason) = match outcome {
                 RowOutcome::Sent => {
                     self.summary.sent += 1;
-                    self.inflight.recycle(rec);
                     continue;
                 }
                 RowOutcome::ApiRejected(r) => {
@@ -747,11 +750,11 @@ impl Importer {
                     (IssueCode::DeliveryFailed, r)
                 }
             };
+            let rec = &self.settled;
             if let Some(w) = &mut self.rejected {
-                w.write(&rec, code.as_str(), &reason);
+                w.write(rec, code.as_str(), &reason);
             }
             let issue = Issue::new(code, rec.line, rec.record, reason);
-            self.inflight.recycle(rec);
             self.issues_total += 1;
             if self.issues.len() < MAX_BUFFERED_ISSUES {
                 self.issues.push(issue);
