@@ -14,7 +14,7 @@ JSONL="$OUT/native.jsonl"
 
 echo "== building (release)"
 cargo build --quiet --release --example bench_gen --example bench_core \
-  --example bench_anchor_parse --example bench_anchor_bare
+  --example bench_anchor_parse --example bench_anchor_bare --example bench_sink
 BIN=target/release/examples
 
 echo "== generating data (seeded; reused when present)"

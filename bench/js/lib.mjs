@@ -25,13 +25,19 @@ export function peakRssKib() {
   return process.resourceUsage().maxRSS;
 }
 
-/** Start a server in its own Node process (it must not share an event loop with the client under test):
- * "sandbox" (tests/sandbox/server.mjs: validates and stores every item; ~7 MB/s of JSON here) or "sink"
- * (bench/js/sink.mjs: answers at once). Resolves to { kind, url, summary(), close() }. */
+/** Start a server in a process of its own (it must not share an event loop with the client under test):
+ * "sandbox" (tests/sandbox/server.mjs: validates and stores every item; ~7 MB/s of JSON here), "sink" (the
+ * native instant sink, target/release/examples/bench_sink from bench/sink.rs: answers at once, takes the least CPU
+ * from the client's machine) or "sink-node" (bench/js/sink.mjs: the same in Node). Resolves to
+ * { kind, url, summary(), close() }. */
 export async function startServer(kind) {
-  const script = kind === "sandbox" ? path.join(ROOT, "tests/sandbox/server.mjs") : path.join(HERE, "sink.mjs");
-  const args = kind === "sandbox" ? ["--port", "0"] : [];
-  const child = spawn(process.execPath, ["--max-old-space-size=8192", script, ...args], {
+  const [cmd, args] =
+    kind === "sandbox"
+      ? [process.execPath, ["--max-old-space-size=8192", path.join(ROOT, "tests/sandbox/server.mjs"), "--port", "0"]]
+      : kind === "sink-node"
+        ? [process.execPath, ["--max-old-space-size=8192", path.join(HERE, "sink.mjs")]]
+        : [path.join(ROOT, "target/release/examples/bench_sink"), []];
+  const child = spawn(cmd, args, {
     stdio: ["ignore", "pipe", "inherit"],
   });
   const url = await new Promise((resolve, reject) => {
