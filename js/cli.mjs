@@ -822,7 +822,8 @@ async function cmdImport(values, positionals) {
   let summary;
   let error = null;
   // Requests go out from a thread of their own, so that sending overlaps with reading the next rows.
-  const fetch = values["dry-run"] ? undefined : threadFetch();
+  // Plain answers: what run() reads of a Response, without loading undici on this thread.
+  const fetch = values["dry-run"] ? undefined : threadFetch({ response: "plain" });
   try {
     summary = await imp.run(input, { onProgress, signal: ac.signal, fetch });
   } catch (e) {

@@ -199,6 +199,13 @@ export interface ImporterError extends Error {
   summary?: Summary;
 }
 
+/** What `run()` reads of an answer to a request: a `Response` has it (so has `threadFetch`'s plain answer). */
+export interface FetchAnswer {
+  readonly status: number;
+  readonly headers: { get(name: string): string | null };
+  text(): Promise<string>;
+}
+
 export interface RunOptions {
   /** Called at most every 100 ms while running, and once at the end. It may call the importer's methods. */
   onProgress?: (progress: Progress) => void;
@@ -206,9 +213,10 @@ export interface RunOptions {
   signal?: AbortSignal;
   /**
    * Sends the requests (default: the global `fetch`). Called as `fetch(url, { method, headers, body, signal })`
-   * with a `Uint8Array` body; it must resolve to a `Response` or reject on a network error.
+   * with a `Uint8Array` body and plain-object headers; it must resolve to a `Response` (or any `FetchAnswer`) or
+   * reject on a network error.
    */
-  fetch?: (url: string, init: { method: string; headers: Record<string, string>; body: Uint8Array; signal: AbortSignal }) => Promise<Response>;
+  fetch?: (url: string, init: { method: string; headers: Record<string, string>; body: Uint8Array; signal: AbortSignal }) => Promise<FetchAnswer>;
 }
 
 export declare class Importer {

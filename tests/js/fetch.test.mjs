@@ -78,14 +78,14 @@ describe("threadFetch", () => {
   });
   after(() => sb.close());
 
-  for (const api of ["track", "pipelines"]) {
-    test(`${api}: under 5xx, 429 with Retry-After and dropped connections, the sandbox ends with every valid row`, async () => {
+  for (const [api, response] of [["track", "Response"], ["pipelines", "Response"], ["track", "plain"]]) {
+    test(`${api}, ${response} answers: under 5xx, 429 with Retry-After and dropped connections, the sandbox ends with every valid row`, async () => {
       await fetch(`${sb.url}/__sandbox/reset`, { method: "POST" });
       await fetch(`${sb.url}/__sandbox/faults`, {
         method: "POST",
         body: JSON.stringify({ seed: 3, errorRate: 0.1, rateLimitEvery: 9, retryAfter: 0, dropRate: 0.03 }),
       });
-      const f = threadFetch();
+      const f = threadFetch({ response });
       try {
         const { text, good, bad } = makeCsv("events", 3000, { seed: 13 });
         const imp = importer(sb.url, api, "events", { batchBytes: 30_000 });
@@ -104,21 +104,37 @@ describe("threadFetch", () => {
     });
   }
 
-  test("a 207 answer crosses the thread intact: status, headers and body", async () => {
-    await fetch(`${sb.url}/__sandbox/reset`, { method: "POST" });
-    const f = threadFetch();
-    try {
-      // The core never sends an entry the sandbox would refuse, so this asks directly: an empty identifier.
-      const body = enc.encode(JSON.stringify({ batch: [{ type: "person", identifiers: { id: "" }, action: "identify" }] }));
-      const auth = "Basic " + btoa(`${CREDS.track.siteId}:${CREDS.track.apiKey}`);
-      const r = await f(`${sb.url}/api/v2/batch`, { method: "POST", headers: { "content-type": "application/json", authorization: auth }, body });
-      assert.equal(r.status, 207);
-      const j = JSON.parse(await r.text());
-      assert.equal(j.errors[0].batch_index, 0);
-      assert.match(r.headers.get("content-type"), /json/);
-    } finally {
-      await f.close();
-    }
+  for (const response of ["Response", "plain"]) {
+    test(`a 207 answer crosses the thread intact (${response}): status, headers and body`, async () => {
+      await fetch(`${sb.url}/__sandbox/reset`, { method: "POST" });
+      const f = threadFetch({ response });
+      try {
+        // The core never sends an entry the sandbox would refuse, so this asks directly: an empty identifier.
+        const body = enc.encode(JSON.stringify({ batch: [{ type: "person", identifiers: { id: "" }, action: "identify" }] }));
+        const auth = "Basic " + btoa(`${CREDS.track.siteId}:${CREDS.track.apiKey}`);
+        // headers as a plain object, and as a Headers object (the other path to the thread)
+        for (const headers of [{ "Content-Type": "application/json", authorization: auth }, new Headers({ "content-type": "application/json", authorization: auth })]) {
+          const r = await f(`${sb.url}/api/v2/batch`, { method: "POST", headers, body: body.slice() });
+          assert.equal(r instanceof Response, response === "Response");
+          assert.equal(r.status, 207);
+          assert.equal(r.ok, true);
+          assert.match(r.headers.get("Content-Type"), /json/, "header names in any case");
+          assert.equal(r.headers.get("x-not-sent"), null);
+          const j = await r.json();
+          assert.equal(j.errors[0].batch_index, 0);
+        }
+        const refused = await f(`${sb.url}/api/v2/batch`, { method: "POST", headers: { "content-type": "application/json" }, body: body.slice() });
+        assert.equal(refused.status, 401, "no credentials");
+        assert.equal(refused.ok, false);
+        assert.match(await refused.text(), /./);
+      } finally {
+        await f.close();
+      }
+    });
+  }
+
+  test("threadFetch refuses an unknown answer kind", () => {
+    assert.throws(() => threadFetch({ response: "json" }), { name: "TypeError", message: /expected response "Response" or "plain", found "json"/ });
   });
 
   test("an AbortSignal cancels the run; requests out on the thread are abandoned and the thread closes", async () => {

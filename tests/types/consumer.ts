@@ -54,7 +54,25 @@ export async function main(stream: ReadableStream<Uint8Array>): Promise<Summary>
   }
 }
 
+export async function plainAnswers(stream: ReadableStream<Uint8Array>): Promise<number> {
+  await ready;
+  const imp = new Importer({ api: "track", kind: "events", credentials: { siteId: "s", apiKey: "k" } });
+  const fetch = threadFetch({ response: "plain" });
+  try {
+    const s = await imp.run(stream, { fetch });
+    const r = await fetch("http://127.0.0.1:9/", { method: "GET" });
+    const retry: string | null = r.headers.get("retry-after");
+    const ok: boolean = r.ok;
+    void [retry, ok];
+    return s.sent;
+  } finally {
+    await fetch.close();
+  }
+}
+
 export function refused(): void {
+  // @ts-expect-error: answers are "Response" or "plain"
+  threadFetch({ response: "json" });
   // @ts-expect-error: "tracks" is not an api
   new Importer({ api: "tracks", kind: "people" });
   // @ts-expect-error: kind is required
