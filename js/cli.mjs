@@ -10,7 +10,6 @@ import fs from "node:fs";
 import path from "node:path";
 import crypto from "node:crypto";
 import { Readable } from "node:stream";
-import { Importer, version } from "../node.js";
 import { importVia } from "../via.mjs";
 import { applyColumnSpec } from "../columns.mjs";
 import { threadFetch } from "../fetch-thread.mjs";
@@ -27,7 +26,12 @@ const HEAD_BYTES = 64 * 1024;
 const MAX_HELD_BYTES = 32 * 1024 * 1024;
 const STATE_VERSION = 1;
 
-const USAGE = `${PROG} ${version()}: stream a CSV file into Customer.io (Track API v2 or Data Pipelines).
+/** The wasm core, compiled when a command first needs it: an import starts its http thread first, so that the
+ * thread boots while the module compiles and the file is sampled. */
+let coreModule;
+const core = () => (coreModule ??= import("../node.js"));
+
+const usage = (version) => `${PROG} ${version}: stream a CSV file into Customer.io (Track API v2 or Data Pipelines).
 
 usage:
   ${PROG} import FILE --kind people|events --api track|pipelines [options]
@@ -565,6 +569,11 @@ async function cmdImport(values, positionals) {
   const api = oneOf(values, "api", ["track", "pipelines"], true);
   const region = oneOf(values, "region", ["us", "eu"], false);
   const dryRun = Boolean(values["dry-run"]);
+  // Requests go out from a thread of their own, so that sending overlaps with reading the next rows; it starts
+  // now, to boot while the core compiles (it is unref'd: a usage error below still exits at once). Plain answers:
+  // what run() reads of a Response, without loading undici on this thread.
+  const fetch = dryRun ? undefined : threadFetch({ response: "plain" });
+  const { Importer, version } = await core();
   const mapping = buildMapping(values);
   const rate = number(values, "rate", { min: Number.MIN_VALUE });
   const concurrency = number(values, "concurrency", { integer: true, min: 1, max: 64 });
@@ -821,9 +830,6 @@ async function cmdImport(values, positionals) {
 
   let summary;
   let error = null;
-  // Requests go out from a thread of their own, so that sending overlaps with reading the next rows.
-  // Plain answers: what run() reads of a Response, without loading undici on this thread.
-  const fetch = values["dry-run"] ? undefined : threadFetch({ response: "plain" });
   try {
     summary = await imp.run(input, { onProgress, signal: ac.signal, fetch });
   } catch (e) {
@@ -1050,11 +1056,11 @@ function humanSummary(r, file, total) {
 async function main(argv) {
   const [cmd, ...rest] = argv;
   if (cmd === undefined || cmd === "help" || cmd === "--help" || cmd === "-h") {
-    (cmd === undefined ? process.stderr : process.stdout).write(USAGE);
+    (cmd === undefined ? process.stderr : process.stdout).write(usage((await core()).version()));
     return cmd === undefined ? EXIT_USAGE : EXIT_OK;
   }
   if (cmd === "--version" || cmd === "-V" || cmd === "version") {
-    process.stdout.write(`${PROG} ${version()}\n`);
+    process.stdout.write(`${PROG} ${(await core()).version()}\n`);
     return EXIT_OK;
   }
   if (cmd !== "import") {
@@ -1062,11 +1068,11 @@ async function main(argv) {
   }
   const { values, positionals } = parse(rest);
   if (values.help) {
-    process.stdout.write(USAGE);
+    process.stdout.write(usage((await core()).version()));
     return EXIT_OK;
   }
   if (values.version) {
-    process.stdout.write(`${PROG} ${version()}\n`);
+    process.stdout.write(`${PROG} ${(await core()).version()}\n`);
     return EXIT_OK;
   }
   return cmdImport(values, positionals);

@@ -60,8 +60,6 @@ export function threadFetch({ response = "Response" } = {}) {
   const pending = new Map();
   let next = 1;
   let failed = null;
-  // The thread keeps the process alive only while a request is out: an idle one must not hold up the exit.
-  worker.unref();
   const settle = (id) => {
     const p = pending.get(id);
     pending.delete(id);
@@ -99,6 +97,9 @@ export function threadFetch({ response = "Response" } = {}) {
   };
   worker.on("error", (e) => failAll(new Error("the http thread failed", { cause: e })));
   worker.on("exit", () => failAll(new Error("the http thread has stopped")));
+  // The thread keeps the process alive only while a request is out: an idle one must not hold up the exit. (After
+  // the listeners: adding a "message" listener refs the worker again.)
+  worker.unref();
 
   function fetch(url, init = {}) {
     if (failed) return Promise.reject(failed);
@@ -143,11 +144,18 @@ export function threadFetch({ response = "Response" } = {}) {
 // { id, status, statusText, headers, text } or { id, error } shaped like fetch's errors ("fetch failed" with
 // the socket's error as the cause).
 if (!isMainThread && parentPort) {
-  const http = await import("node:http");
-  const https = await import("node:https");
-  const agents = {
-    "http:": new http.Agent({ keepAlive: true }),
-    "https:": new https.Agent({ keepAlive: true }),
+  // node:https (and TLS with it) is loaded for the first https request only: a shorter boot for the loopback.
+  const { createRequire } = await import("node:module");
+  const require = createRequire(import.meta.url);
+  const http = require("node:http");
+  let https;
+  const agents = { "http:": new http.Agent({ keepAlive: true }), "https:": null };
+  const agentFor = (protocol) => {
+    if (protocol === "https:" && !agents["https:"]) {
+      https = require("node:https");
+      agents["https:"] = new https.Agent({ keepAlive: true });
+    }
+    return agents[protocol];
   };
   const requests = new Map();
   const answer = (id, msg) => {
@@ -165,15 +173,16 @@ if (!isMainThread && parentPort) {
     let url;
     try {
       url = new URL(m.url);
-      if (!agents[url.protocol]) throw new Error(`unsupported protocol ${url.protocol}`);
+      if (!(url.protocol in agents)) throw new Error(`unsupported protocol ${url.protocol}`);
     } catch (e) {
       parentPort.postMessage({ id: m.id, ...failure(e) });
       return;
     }
     const headers = Object.fromEntries(m.headers);
     if (m.buffer) headers["content-length"] = String(m.length);
+    const agent = agentFor(url.protocol);
     const mod = url.protocol === "https:" ? https : http;
-    const req = mod.request(url, { method: m.method, headers, agent: agents[url.protocol] }, (res) => {
+    const req = mod.request(url, { method: m.method, headers, agent }, (res) => {
       const chunks = [];
       res.on("data", (c) => chunks.push(c));
       res.on("end", () => {

@@ -3,6 +3,7 @@
 import { test, describe, before, after } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
+import https from "node:https";
 import os from "node:os";
 import path from "node:path";
 import { spawn, execFileSync } from "node:child_process";
@@ -91,6 +92,43 @@ describe("command line", () => {
     const none = await cli([]);
     assert.equal(none.code, 2);
     assert.match(none.stderr, /usage:/);
+  });
+
+  test("over https (the http thread loads TLS for the first https request): every valid row arrives", async () => {
+    // A TLS front for the sandbox with a test certificate (tests/fixtures/tls, for 127.0.0.1), which the command
+    // line trusts through NODE_EXTRA_CA_CERTS, as a user behind a corporate proxy would.
+    await reset(sb);
+    const tls = path.join(ROOT, "tests/fixtures/tls");
+    let requests = 0;
+    const front = https.createServer({ key: fs.readFileSync(path.join(tls, "key.pem")), cert: fs.readFileSync(path.join(tls, "cert.pem")) }, async (req, res) => {
+      requests++;
+      const chunks = [];
+      for await (const c of req) chunks.push(c);
+      const headers = { "content-type": req.headers["content-type"], authorization: req.headers.authorization ?? "" };
+      const r = await fetch(sb.url + req.url, { method: req.method, headers, body: Buffer.concat(chunks) });
+      res.writeHead(r.status, { "content-type": "application/json" });
+      res.end(await r.text());
+    });
+    await new Promise((r) => front.listen(0, "127.0.0.1", r));
+    try {
+      const { text, good, bad } = makeCsv("people", 300, { seed: 21 });
+      const endpoint = `https://127.0.0.1:${front.address().port}`;
+      const args = ["import", file("tls.csv", text), "--kind", "people", "--api", "track", "--endpoint", endpoint, "--batch-bytes", "8000", "--json"];
+      const r = await cli(args, { env: { ...KEYS, NODE_EXTRA_CA_CERTS: path.join(tls, "cert.pem") } });
+      const s = JSON.parse(r.stdout);
+      assert.equal(r.code, bad.length ? 1 : 0, r.stderr);
+      assertAddsUp(s);
+      assert.equal(s.sent, good.length, JSON.stringify(s));
+      assert.equal(requests, s.requests, "every request went through the TLS front");
+      await assertStoredExactly(sb, "track", "people", good);
+      // Without the certificate trusted, the TLS handshake fails: a network error, nothing sent.
+      const untrusted = await cli(args);
+      assert.equal(untrusted.code, 2, untrusted.stderr);
+      assert.match(untrusted.stderr, /E_NETWORK/);
+      assert.match(untrusted.stderr, /self[- ]signed certificate|unable to verify/);
+    } finally {
+      front.close();
+    }
   });
 
   const combos = [

@@ -4,6 +4,7 @@ import { test, describe, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { startSandbox } from "../sandbox/server.mjs";
 import { Importer, ready } from "../../dist/pkg/node.js";
+import { spawn } from "node:child_process";
 import { threadFetch } from "../../dist/pkg/fetch-thread.mjs";
 import { CREDS, makeCsv, assertStoredExactly, assertAddsUp, rejectedLines, streamOf, storedPeople } from "./helpers.mjs";
 
@@ -132,6 +133,25 @@ describe("threadFetch", () => {
       }
     });
   }
+
+  test("an idle thread does not keep Node alive, nor one whose requests are over", async () => {
+    const url = new URL("../../dist/pkg/fetch-thread.mjs", import.meta.url).href;
+    const scripts = [
+      `import(${JSON.stringify(url)}).then((m) => { m.threadFetch(); m.threadFetch({ response: "plain" }); })`,
+      `import(${JSON.stringify(url)}).then(async (m) => { await m.threadFetch()(${JSON.stringify(sb.url + "/__sandbox/summary")}); })`,
+    ];
+    for (const script of scripts) {
+      // spawned, not spawnSync: the second script asks this process's sandbox
+      const child = spawn(process.execPath, ["-e", script], { stdio: ["ignore", "ignore", "pipe"] });
+      let stderr = "";
+      child.stderr.on("data", (d) => (stderr += d));
+      const killer = setTimeout(() => child.kill("SIGKILL"), 20_000);
+      const [code, signal] = await new Promise((r) => child.on("close", (c, sig) => r([c, sig])));
+      clearTimeout(killer);
+      assert.equal(signal, null, `exited by itself, not killed after 20 s: ${script}`);
+      assert.equal(code, 0, stderr);
+    }
+  });
 
   test("threadFetch refuses an unknown answer kind", () => {
     assert.throws(() => threadFetch({ response: "json" }), { name: "TypeError", message: /expected response "Response" or "plain", found "json"/ });
