@@ -916,8 +916,10 @@ async function cmdImport(values, positionals) {
       E_MAPPING: "name the columns with --id-column/--email-column, --event-column/--event-name",
     };
     const message = String(error.message ?? error);
-    if (code === "E_CSV" && message.includes("a quote is probably not closed")) {
+    if (error.reason === "record_too_long") {
       hints.E_CSV = "close that field's quote (a quote inside a quoted field is written twice: \"\"), then import the file again";
+    } else if (error.reason === "too_many_fields") {
+      hints.E_CSV = "check that line, and the delimiter (--delimiter): no row of a customer.io import has that many columns";
     }
     printError(code ?? "E_INTERNAL", message, hints[code]);
   }

@@ -196,6 +196,9 @@ export type ErrorCode = "E_CONFIG" | "E_CSV" | "E_MAPPING" | "E_AUTH" | "E_NETWO
 /** Errors thrown or rejected by the importer. `run()` rejections carry the summary at the time. */
 export interface ImporterError extends Error {
   code: ErrorCode;
+  /** A finer, stable reason where there is one: for E_CSV, a record over 4 MiB (`record_too_long`: nearly always a
+   * quote that is not closed) or over 100,000 fields (`too_many_fields`). */
+  reason?: "record_too_long" | "too_many_fields";
   summary?: Summary;
 }
 

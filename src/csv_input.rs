@@ -229,8 +229,27 @@ pub struct CsvReader {
     quote: QuoteState,
     /// What was seen of quotes in that record.
     marks: QuoteMarks,
-    /// Why reading stopped before the end (a record over [`MAX_RECORD_BYTES`]).
-    error: Option<String>,
+    /// Why reading stopped before the end (a record over [`MAX_RECORD_BYTES`] or [`MAX_FIELDS`]), and the message.
+    error: Option<(Limit, String)>,
+}
+
+/// A limit a record went over, which stops the reader (see [`CsvReader::limit`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Limit {
+    /// A record over [`MAX_RECORD_BYTES`]: nearly always a quote that is not closed.
+    RecordBytes,
+    /// A record of more than [`MAX_FIELDS`] fields.
+    Fields,
+}
+
+impl Limit {
+    /// Its stable name (`record_too_long`, `too_many_fields`): the `reason` of the import's `E_CSV` error.
+    pub fn reason(self) -> &'static str {
+        match self {
+            Limit::RecordBytes => "record_too_long",
+            Limit::Fields => "too_many_fields",
+        }
+    }
 }
 
 /// The longest record read, in bytes of its fields: far above what Customer.io takes in one row (300 attributes of
@@ -948,17 +967,19 @@ impl CsvReader {
     /// [`CsvReader::error`]).
     fn too_long(&mut self) -> ReadResult {
         self.error = Some(if self.nend > MAX_FIELDS {
-            format!(
+            let m = format!(
                 "expected records of at most {MAX_FIELDS} fields, found more in the one starting on line {}",
                 self.rec_line
-            )
+            );
+            (Limit::Fields, m)
         } else {
-            format!(
+            let m = format!(
                 "expected records of at most {} MiB, found a longer one starting on line {}: a quote is probably \
                  not closed (a field that starts with \" ends at the next \" that is not doubled)",
                 MAX_RECORD_BYTES >> 20,
                 self.rec_line
-            )
+            );
+            (Limit::RecordBytes, m)
         });
         self.in_record = false;
         self.done = true;
@@ -968,7 +989,12 @@ impl CsvReader {
     /// Why reading stopped before the end of the input, if it did: a record over [`MAX_RECORD_BYTES`] (nearly
     /// always a quote that is not closed) or [`MAX_FIELDS`]. The records before it were read.
     pub fn error(&self) -> Option<&str> {
-        self.error.as_deref()
+        self.error.as_ref().map(|(_, m)| m.as_str())
+    }
+
+    /// Which limit stopped the reader, if one did (its message is [`CsvReader::error`]).
+    pub fn limit(&self) -> Option<Limit> {
+        self.error.as_ref().map(|(l, _)| *l)
     }
 
     /// The record read ends here: true if the decoder found malformed bytes in it.

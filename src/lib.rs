@@ -28,6 +28,6 @@ pub mod validate;
 pub mod wasm;
 
 pub use batch::{Batch, Packer, PackerConfig, RowRef};
-pub use csv_input::{CsvOptions, CsvReader, Dialect, Encoding, Record};
+pub use csv_input::{CsvOptions, CsvReader, Dialect, Encoding, Limit, Record};
 pub use issue::{Issue, IssueCode, Severity};
 pub use sender::{Api, Sender, SenderConfig};

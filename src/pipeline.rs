@@ -15,7 +15,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::batch::{Batch, Packer, PackerConfig, RowRef};
-use crate::csv_input::{CsvOptions, CsvReader, Dialect, Encoding, ReadResult, Record};
+use crate::csv_input::{CsvOptions, CsvReader, Dialect, Encoding, Limit, ReadResult, Record};
 use crate::held::Held;
 use crate::issue::{Issue, IssueCode, Severity};
 use crate::ledger::{RejectedCsv, Summary};
@@ -130,6 +130,8 @@ pub enum ImportError {
     Config(String),
     /// The input is not a usable CSV (`E_CSV`).
     Csv(String),
+    /// A record went over a limit of the reader (`E_CSV`, with the limit's [`Limit::reason`]): reading stopped.
+    CsvLimit(Limit, String),
     /// The mapping cannot be resolved (`E_MAPPING`).
     Mapping(String),
 }
@@ -139,7 +141,7 @@ impl ImportError {
     pub fn code(&self) -> &'static str {
         match self {
             ImportError::Config(_) => "E_CONFIG",
-            ImportError::Csv(_) => "E_CSV",
+            ImportError::Csv(_) | ImportError::CsvLimit(..) => "E_CSV",
             ImportError::Mapping(_) => "E_MAPPING",
         }
     }
@@ -147,6 +149,14 @@ impl ImportError {
     pub fn message(&self) -> &str {
         match self {
             ImportError::Config(m) | ImportError::Csv(m) | ImportError::Mapping(m) => m,
+            ImportError::CsvLimit(_, m) => m,
+        }
+    }
+    /// A finer, stable reason within the code, where there is one: a [`Limit::reason`] for `E_CSV`.
+    pub fn reason(&self) -> Option<&'static str> {
+        match self {
+            ImportError::CsvLimit(l, _) => Some(l.reason()),
+            _ => None,
         }
     }
 }
@@ -494,7 +504,8 @@ impl Importer {
     fn on_end(&mut self) {
         // A record too long to read (an unclosed quote, nearly always) ends the input early: the rows before it go on
         // as usual, then the run stops with the error, and rows not yet handed to the API end failed with it.
-        let cut_short = self.reader.error().map(|e| ImportError::Csv(e.to_string()));
+        let cut_short =
+            (self.reader.limit().zip(self.reader.error())).map(|(l, e)| ImportError::CsvLimit(l, e.to_string()));
         if matches!(self.stage, Stage::Sampling(_)) {
             if self.reader.headers().is_none() {
                 self.stage = Stage::Failed(cut_short.unwrap_or_else(|| {

@@ -456,6 +456,8 @@ fn a_record_over_the_limit_stops_reading_with_its_line() {
             e.starts_with("expected records of at most 4 MiB, found a longer one starting on line 3"),
             "{e}"
         );
+        assert_eq!(p.limit, Some(cio_backfill::Limit::RecordBytes));
+        assert_eq!(cio_backfill::Limit::RecordBytes.reason(), "record_too_long");
         let p = parse_with(&fits, CsvOptions::default(), chunk);
         assert_eq!(p.error, None, "chunk {chunk}");
         assert_eq!(p.records.len(), 2);
@@ -474,7 +476,7 @@ fn a_record_of_too_many_fields_stops_reading_with_its_line() {
         for chunk in [input.len(), 4_093] {
             let p = parse_with(&input, CsvOptions::default(), chunk);
             if ok {
-                assert_eq!(p.error, None);
+                assert_eq!((p.error, p.limit), (None, None));
                 assert_eq!(p.records.len(), 3);
                 assert_eq!(p.records[1].4.len(), fields);
             } else {
@@ -486,6 +488,7 @@ fn a_record_of_too_many_fields_stops_reading_with_its_line() {
                         "expected records of at most {MAX_FIELDS} fields, found more in the one starting on line 3"
                     )
                 );
+                assert_eq!(p.limit.map(cio_backfill::Limit::reason), Some("too_many_fields"));
             }
         }
     }

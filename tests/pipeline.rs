@@ -244,6 +244,7 @@ fn an_unclosed_quote_is_a_row_error_and_a_runaway_record_stops_the_import() {
         e.starts_with("E_CSV: expected records of at most 4 MiB, found a longer one starting on line 3"),
         "{e}"
     );
+    assert_eq!(out.reason, Some("record_too_long"));
     assert_eq!((out.summary.rows, out.summary.valid, out.summary.rejected), (1, 1, 0));
     assert_eq!(out.payloads.len(), 1, "the row before it was built");
 }

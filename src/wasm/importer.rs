@@ -7,7 +7,7 @@ use serde::Deserialize;
 use wasm_bindgen::prelude::*;
 
 use super::transport::{self, Endpoint};
-use super::{js_error, to_js};
+use super::{import_error, js_error, to_js};
 use crate::pipeline::{ApiChoice, ImportOptions, Importer as Core};
 
 /// The options the edge adds to the core's: where to send, and with which credentials.
@@ -97,7 +97,7 @@ impl Importer {
         if core_opts.api == ApiChoice::Pipelines && endpoint.write_key_transport() {
             core_opts.write_key = endpoint.api_key().map(str::to_string);
         }
-        let core = Core::new(core_opts).map_err(|e| js_error(e.code(), e.message()))?;
+        let core = Core::new(core_opts).map_err(|e| import_error(&e))?;
         Ok(Importer {
             core: Rc::new(RefCell::new(core)),
             endpoint: Rc::new(endpoint),
@@ -106,18 +106,12 @@ impl Importer {
 
     /// Feed the next chunk of the file.
     pub fn push(&self, chunk: &[u8]) -> Result<(), JsValue> {
-        self.core
-            .borrow_mut()
-            .push(chunk)
-            .map_err(|e| js_error(e.code(), e.message()))
+        self.core.borrow_mut().push(chunk).map_err(|e| import_error(&e))
     }
 
     /// The file is complete.
     pub fn finish(&self) -> Result<(), JsValue> {
-        self.core
-            .borrow_mut()
-            .finish()
-            .map_err(|e| js_error(e.code(), e.message()))
+        self.core.borrow_mut().finish().map_err(|e| import_error(&e))
     }
 
     /// Detected dialect, headers, resolved columns, preview rows and payloads, file issues.

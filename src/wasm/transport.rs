@@ -11,7 +11,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::{spawn_local, JsFuture};
 
-use super::{js_error, to_js};
+use super::{import_error, js_error, to_js};
 use crate::pipeline::{ApiChoice, Importer as Core, Step};
 use crate::sender::Response;
 
@@ -412,7 +412,7 @@ pub(crate) async fn run(
                 if let Err(e) = pushed {
                     cancel_quietly(&reader);
                     core.borrow_mut().cancel(&format!("not sent: {}", e.message()));
-                    stopped = Some(js_error(e.code(), e.message()));
+                    stopped = Some(import_error(&e));
                 }
             }
             Event::Chunk(Ok(None)) => {
@@ -420,7 +420,7 @@ pub(crate) async fn run(
                 let finished = core.borrow_mut().finish();
                 if let Err(e) = finished {
                     core.borrow_mut().cancel(&format!("not sent: {}", e.message()));
-                    stopped = Some(js_error(e.code(), e.message()));
+                    stopped = Some(import_error(&e));
                 }
             }
             Event::Chunk(Err(e)) => {

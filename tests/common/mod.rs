@@ -19,6 +19,8 @@ pub struct Outcome {
     pub payloads: Vec<serde_json::Value>,
     pub bodies: Vec<Vec<u8>>,
     pub error: Option<String>,
+    /// The error's finer reason, if it has one.
+    pub reason: Option<&'static str>,
 }
 
 pub fn opts(api: ApiChoice, kind: Kind) -> ImportOptions {
@@ -48,6 +50,7 @@ pub fn run_with(o: ImportOptions, input: &[u8], chunk: usize, mut api: Option<Fa
         payloads: vec![],
         bodies: vec![],
         error: None,
+        reason: None,
     };
     let mut ndjson = Vec::new();
     let mut now = NOW;
@@ -96,6 +99,7 @@ pub fn run_with(o: ImportOptions, input: &[u8], chunk: usize, mut api: Option<Fa
     if out.error.is_none() {
         out.error = imp.error().map(|e| format!("{}: {}", e.code(), e.message()));
     }
+    out.reason = imp.error().and_then(|e| e.reason());
     out.payloads = ndjson
         .split(|b| *b == b'\n')
         .filter(|l| !l.is_empty())

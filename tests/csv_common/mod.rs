@@ -1,6 +1,6 @@
 //! The CSV reader driven over split input, shared by the fixture tests and the property tests.
 
-use cio_backfill::csv_input::{CsvOptions, CsvReader, Dialect, ReadResult, Record};
+use cio_backfill::csv_input::{CsvOptions, CsvReader, Dialect, Limit, ReadResult, Record};
 use cio_backfill::Issue;
 
 /// Everything observable about a parse.
@@ -17,6 +17,8 @@ pub struct Parsed {
     pub stray: Vec<u64>,
     /// Why reading stopped early, if it did.
     pub error: Option<String>,
+    /// The limit that stopped it.
+    pub limit: Option<Limit>,
 }
 
 type Rows = Vec<(u64, u64, u64, bool, Vec<String>)>;
@@ -79,5 +81,6 @@ pub fn parse_split(input: &[u8], options: &CsvOptions, cuts: &[usize]) -> Parsed
         unclosed: flags.0,
         stray: flags.1,
         error: r.error().map(str::to_string),
+        limit: r.limit(),
     }
 }

@@ -268,6 +268,14 @@ describe("command line", () => {
     const s2 = JSON.parse(r2.stdout);
     assert.equal(s2.rows, 1, "the row before it is accounted for");
     assert.equal(s2.rows, s2.sent + s2.rejected + s2.apiRejected + s2.failed);
+
+    // The hint follows the error's reason, not its wording: a line of too many fields gets its own.
+    const wide = file("wide.csv", `id,name\n1,Ada\n${",".repeat(100_000)}\n2,Bo\n`);
+    const r3 = await cli(["import", wide, "--kind", "people", "--api", "track", "--endpoint", sb.url, "--json"], { env: KEYS });
+    assert.equal(r3.code, 2, r3.stderr);
+    assert.match(r3.stderr, /error: expected records of at most 100000 fields, found more in the one starting on line 3 \[E_CSV\]\n/);
+    assert.match(r3.stderr, /hint: check that line, and the delimiter/);
+    assert.doesNotMatch(r3.stderr, /close that field's quote/);
   });
 
   test("credentials never reach the summary, the rejected file or the state file", async () => {

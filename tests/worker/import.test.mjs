@@ -138,6 +138,12 @@ test("a file the mapping cannot use: 422 E_MAPPING, and the Worker keeps working
   const z = await postImport(workers.pipelines.url, { kind: "people" }, "PK\u0003\u0004binary");
   assert.equal(z.status, 422, z.text);
   assert.equal(z.json.error.code, "E_CSV");
+  assert.equal(z.json.error.reason, undefined, "no finer reason for a binary file");
+  // A line of 100,001 fields stops the import: E_CSV with its reason, the row before it sent.
+  const wide = await postImport(workers.pipelines.url, { kind: "people" }, `id\n1\n${",".repeat(100_000)}\n2\n`);
+  assert.equal(wide.status, 422, wide.text);
+  assert.deepEqual([wide.json.error.code, wide.json.error.reason], ["E_CSV", "too_many_fields"]);
+  assert.match(wide.json.error.message, /at most 100000 fields, found more in the one starting on line 3/);
   const ok = await postImport(workers.pipelines.url, { kind: "people" }, peopleCsv(3));
   assert.equal(ok.status, 200, ok.text);
   assert.equal(ok.json.sent, 3);

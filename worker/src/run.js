@@ -24,7 +24,9 @@ export function json(status, body, headers = {}) {
 }
 
 export function errorBody(code, message, extra) {
-  return { error: { code, message }, ...(extra ?? {}) };
+  // a finer reason (E_CSV: record_too_long, too_many_fields) goes with the code
+  const { reason, ...rest } = extra ?? {};
+  return { error: reason ? { code, message, reason } : { code, message }, ...rest };
 }
 
 export function errorResponse(status, code, message, extra, headers) {
@@ -280,7 +282,7 @@ export async function runImport(body, cfg, options, flags, base_) {
           throw new RequestError(502, "E_UPSTREAM_NETWORK", `Customer.io did not answer (${e.message}): check CIO_REGION${cfg.endpoint ? " and CIO_ENDPOINT" : ""}; the chunk may be sent again`, extra);
         case "E_CSV":
         case "E_MAPPING":
-          throw new RequestError(422, e.code, e.message, extra);
+          throw new RequestError(422, e.code, e.message, e.reason ? { ...extra, reason: e.reason } : extra);
         case "E_CONFIG":
           throw new RequestError(400, "E_CONFIG", e.message, extra);
         default:
