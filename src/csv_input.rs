@@ -773,7 +773,7 @@ impl CsvReader {
                 self.core
                     .read_record(input, &mut self.out[self.nout..], &mut self.ends[self.nend..]);
             self.line += count_breaks(&input[..nin], &mut self.prev_cr);
-            let delimiter = self.dialect.as_ref().map_or(b',', |d| d.delimiter);
+            let delimiter = self.delimiter();
             self.quote = self.quote.after(&input[..nin], delimiter, &mut self.marks);
             self.pos += nin;
             self.nout += nout;
@@ -833,7 +833,7 @@ impl CsvReader {
     /// `CRLF`) moves to `StartRecord` on the next byte without consuming it, and blank lines are skipped before
     /// it sees them.
     fn read_plain_line(&mut self) -> bool {
-        let delimiter = self.dialect.as_ref().map_or(b',', |d| d.delimiter);
+        let delimiter = self.delimiter();
         let input = &self.buf[self.pos..];
         let (out, ends) = (&mut self.out, &mut self.ends);
         let (mut i, mut nout, mut nend) = (0, 0, 0);
@@ -919,7 +919,7 @@ impl CsvReader {
     /// the field ends. The fields are the line split at its delimiters, as csv-core gives them for such a line. A
     /// line with a quote, a lone `\r` or bytes that are not UTF-8 returns false with nothing consumed.
     fn read_unquoted_line(&mut self, out: &mut Record) -> bool {
-        let delimiter = self.dialect.as_ref().map_or(b',', |d| d.delimiter);
+        let delimiter = self.delimiter();
         let input = &self.buf[self.pos..];
         let Some(nl) = memchr::memchr(b'\n', input) else {
             return false;
@@ -990,6 +990,11 @@ impl CsvReader {
     /// always a quote that is not closed) or [`MAX_FIELDS`]. The records before it were read.
     pub fn error(&self) -> Option<&str> {
         self.error.as_ref().map(|(_, m)| m.as_str())
+    }
+
+    /// The delimiter of the detected dialect (`,` until it is decided).
+    fn delimiter(&self) -> u8 {
+        self.dialect.as_ref().map_or(b',', |d| d.delimiter)
     }
 
     /// Which limit stopped the reader, if one did (its message is [`CsvReader::error`]).
