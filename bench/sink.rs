@@ -86,8 +86,9 @@ struct Request {
     close: bool,
 }
 
-/// Read one request off the connection; `Ok(None)` when the client closed it between requests.
-fn read_request(r: &mut BufReader<TcpStream>) -> io::Result<Option<Request>> {
+/// Read one request off the connection; `Ok(None)` when the client closed it between requests. A client that
+/// asks `Expect: 100-continue` (curl, for bodies over 1 KB) is told to go on through `w`.
+fn read_request(r: &mut BufReader<TcpStream>, w: &mut TcpStream) -> io::Result<Option<Request>> {
     let mut head = Vec::with_capacity(1024);
     loop {
         let n = r.read_until(b'\n', &mut head)?;
@@ -115,6 +116,7 @@ fn read_request(r: &mut BufReader<TcpStream>) -> io::Result<Option<Request>> {
     let mut chunked = false;
     let mut authorized = false;
     let mut close = req.version == Some(0);
+    let mut expect_continue = false;
     for h in req.headers.iter() {
         let value = std::str::from_utf8(h.value).unwrap_or("").trim();
         if h.name.eq_ignore_ascii_case("content-length") {
@@ -125,7 +127,12 @@ fn read_request(r: &mut BufReader<TcpStream>) -> io::Result<Option<Request>> {
             authorized = !value.is_empty();
         } else if h.name.eq_ignore_ascii_case("connection") {
             close = value.eq_ignore_ascii_case("close");
+        } else if h.name.eq_ignore_ascii_case("expect") {
+            expect_continue = value.eq_ignore_ascii_case("100-continue");
         }
+    }
+    if expect_continue {
+        w.write_all(b"HTTP/1.1 100 Continue\r\n\r\n")?;
     }
     let (method, path) = (req.method.unwrap_or("").to_string(), req.path.unwrap_or("").to_string());
     let body = if chunked {
@@ -222,7 +229,7 @@ fn serve(stream: TcpStream, stats: Arc<Mutex<Stats>>, in_flight: Arc<AtomicUsize
             return Ok(());
         }
         let now_in = in_flight.fetch_add(1, Ordering::SeqCst) + 1;
-        let req = read_request(&mut r);
+        let req = read_request(&mut r, &mut w);
         let req = match req {
             Ok(Some(req)) => req,
             Ok(None) => {
