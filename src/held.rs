@@ -20,10 +20,10 @@ const BLOCK_TEXT: usize = 256 * 1024;
 /// Free blocks kept for reuse at most (more would only hold memory after a burst).
 const MAX_SPARE: usize = 8;
 
-/// One held row: its position, its flags, and where its fields are in the arena.
+/// One held row (its record number is its key in [`Held::slots`]): its position, its flags, and where its fields
+/// are in the arena.
 #[derive(Debug, Clone, Copy)]
 struct Slot {
-    record: u64,
     line: u64,
     byte: u64,
     invalid_encoding: bool,
@@ -86,7 +86,6 @@ impl Held {
         let number = self.first_block + self.blocks.len() as u64 - 1;
         let Some(b) = self.blocks.back_mut() else { return };
         let slot = Slot {
-            record: rec.record,
             line: rec.line,
             byte: rec.byte,
             invalid_encoding: rec.invalid_encoding,
@@ -128,7 +127,7 @@ impl Held {
             return true;
         };
         if let Some(out) = into {
-            out.record = slot.record;
+            out.record = record;
             out.line = slot.line;
             out.byte = slot.byte;
             out.invalid_encoding = slot.invalid_encoding;
