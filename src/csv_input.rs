@@ -9,6 +9,7 @@ use std::collections::{HashMap, VecDeque};
 use csv_core::{ReadRecordResult, Reader as CoreReader, ReaderBuilder};
 
 use crate::issue::{Issue, IssueCode};
+use crate::scan;
 
 /// The text encoding of the input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -752,7 +753,7 @@ impl CsvReader {
                 self.rec_line = self.line;
                 self.nout = 0;
                 self.nend = 0;
-                if self.headers.is_some() && self.read_unquoted_line(out) {
+                if self.headers.is_some() && self.read_line(out) {
                     return ReadResult::Record;
                 }
                 if self.read_plain_line() {
@@ -914,35 +915,80 @@ impl CsvReader {
         true
     }
 
-    /// The fastest path, for a data record with no quote, complete in the buffer and ended by `\n` or `\r\n`
-    /// (most records): its line goes into `out` as it is, delimiters included, with the delimiters' positions as
-    /// the field ends. The fields are the line split at its delimiters, as csv-core gives them for such a line. A
-    /// line with a quote, a lone `\r` or bytes that are not UTF-8 returns false with nothing consumed.
-    fn read_unquoted_line(&mut self, out: &mut Record) -> bool {
+    /// The fastest path, for a data record on one line, complete in the buffer and ended by `\n` or `\r\n` (nearly
+    /// every record): the line's delimiters and quotes are found 64 bytes at a time ([`scan`]), and the line goes
+    /// into `out` as it is, less the quotes that are CSV's (opening a field, closing it, the first of a `""`), with
+    /// the delimiters left in place and their positions as the field ends. The fields are the ones csv-core gives
+    /// for such a line. Anything else (a quote inside an unquoted field, text after a closing quote, a line break
+    /// inside quotes, a lone `\r`, bytes that are not UTF-8) returns false with nothing consumed.
+    fn read_line(&mut self, out: &mut Record) -> bool {
         let delimiter = self.delimiter();
         let input = &self.buf[self.pos..];
         let Some(nl) = memchr::memchr(b'\n', input) else {
             return false;
         };
-        let line = &input[..nl];
-        if line.len() >= MAX_FIELDS {
-            // A long line (rare) goes the exact way, which also tells whether it has too many fields or bytes.
+        let len = if nl > 0 && input[nl - 1] == b'\r' { nl - 1 } else { nl };
+        if len >= MAX_FIELDS || !delimiter.is_ascii() {
+            // A long line (rare) goes the exact way, which also tells whether it has too many fields or bytes; a
+            // delimiter that is not ASCII could split a character.
             return false;
         }
-        let content = match memchr::memchr2(b'"', b'\r', line) {
-            None => line,
-            // The first `"` or `\r` is the `\r` of a `\r\n`: there is no quote.
-            Some(p) if p + 1 == nl && line[p] == b'\r' => &line[..p],
-            _ => return false,
-        };
-        let Ok(text) = std::str::from_utf8(content) else {
+        let Ok(line) = std::str::from_utf8(&input[..len]) else {
             return false;
         };
         out.text.clear();
-        out.text.push_str(text);
         out.ends.clear();
-        out.ends.extend(memchr::memchr_iter(delimiter, content));
-        out.ends.push(content.len());
+        // The line is in `out.text` up to `copied`; `dropped` quotes were left out before it, so a delimiter at `p`
+        // in the line is at `p - dropped` in the text.
+        let (mut copied, mut dropped, mut field_start) = (0, 0, 0);
+        let mut quoted = false;
+        let mut doubled = usize::MAX; // the second quote of a `""` inside quotes
+        let mut base = 0;
+        while base < len {
+            let n = (len - base).min(64);
+            let m = scan::marks(&input[base..], n, delimiter);
+            if m.returns != 0 {
+                return false; // a lone `\r` (or one inside quotes): csv-core's business
+            }
+            let mut bits = m.delimiters | m.quotes;
+            while bits != 0 {
+                let i = bits.trailing_zeros();
+                bits &= bits - 1;
+                let p = base + i as usize;
+                let quote = m.quotes >> i & 1 == 1;
+                if quoted {
+                    if !quote || p == doubled {
+                        continue; // a delimiter inside quotes, or the quote a `""` keeps
+                    }
+                    out.text.push_str(&line[copied..p]);
+                    copied = p + 1;
+                    dropped += 1;
+                    match input[p + 1] {
+                        b'"' if p + 1 < len => doubled = p + 1,
+                        _ if p + 1 == len => quoted = false,
+                        b if b == delimiter => quoted = false,
+                        _ => return false, // text after the closing quote
+                    }
+                } else if quote {
+                    if p != field_start {
+                        return false; // a quote inside an unquoted field
+                    }
+                    out.text.push_str(&line[copied..p]);
+                    copied = p + 1;
+                    dropped += 1;
+                    quoted = true;
+                } else {
+                    out.ends.push(p - dropped);
+                    field_start = p + 1;
+                }
+            }
+            base += n;
+        }
+        if quoted {
+            return false; // the quote is closed on a later line (or never)
+        }
+        out.text.push_str(&line[copied..]);
+        out.ends.push(len - dropped);
         out.gap = 1;
         self.line += 1;
         self.prev_cr = false;

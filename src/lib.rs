@@ -20,6 +20,7 @@ pub mod ledger;
 pub mod mapping;
 pub mod payload;
 pub mod pipeline;
+mod scan;
 pub mod sender;
 pub mod timestamp;
 pub mod validate;

@@ -149,4 +149,52 @@ proptest! {
         prop_assert_eq!(p.headers.as_ref(), Some(&header));
         prop_assert_eq!(p.records, expected);
     }
+
+    /// Lines longer than the 64 bytes the fast path scans at a time, quoted fields (with `""`, delimiters and
+    /// line breaks inside) across those boundaries: the fields and line numbers the writer meant.
+    #[test]
+    fn long_lines_round_trip(
+        rows in prop::collection::vec(prop::collection::vec("[a-z ,;\"\r\n]{0,40}|[a-z]{60,140}", 3..=3), 1..8),
+        crlf in any::<bool>(),
+        cuts in prop::collection::vec(any::<usize>(), 0..8),
+    ) {
+        let term = if crlf { "\r\n" } else { "\n" };
+        let mut text = String::from("x,y,z");
+        let mut expected = Vec::new();
+        for (i, row) in rows.iter().enumerate() {
+            text.push_str(term);
+            let line = 1 + breaks(&text);
+            let byte = text.len() as u64;
+            for (j, f) in row.iter().enumerate() {
+                if j > 0 {
+                    text.push(',');
+                }
+                write_field(&mut text, f, false);
+            }
+            expected.push((line, i as u64 + 1, byte, false, row.clone()));
+        }
+        text.push_str(term);
+        let opts = CsvOptions { delimiter: Some(b','), ..CsvOptions::default() };
+        let p = parse_split(text.as_bytes(), &opts, &cuts);
+        prop_assert_eq!(p.records, expected);
+    }
+
+    /// Long lines of CSV-ish text, well formed or not: read whole (the fast paths) as read a byte at a time
+    /// (csv-core).
+    #[test]
+    fn long_lines_whole_equal_one_byte_at_a_time(
+        lines in prop::collection::vec(prop::collection::vec(csvish(), 1..4), 1..5),
+        opts in options(),
+    ) {
+        let mut input = b"h1,h2,h3\n".to_vec();
+        for parts in &lines {
+            for p in parts {
+                input.extend(p.iter().filter(|&&b| b != b'\n'));
+            }
+            input.push(b'\n');
+        }
+        let whole = parse_split(&input, &opts, &[]);
+        let all: Vec<usize> = (0..input.len()).collect();
+        prop_assert_eq!(parse_split(&input, &opts, &all), whole);
+    }
 }
