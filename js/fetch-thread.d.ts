@@ -10,15 +10,12 @@ export interface PlainAnswer {
 
 /**
  * A fetch-compatible function that sends from a Node worker thread over node:http(s); `close()` ends the thread.
- * A `Uint8Array` body that spans its whole buffer is transferred to the thread, so it is detached afterwards; any
- * other (a view into a larger or shared buffer) is copied before the call returns.
+ * A `Uint8Array` body that spans its whole buffer is transferred to the thread, so it is detached afterwards.
  */
 export interface ThreadFetch {
   (url: string | URL, init?: { method?: string; headers?: HeadersInit; body?: Uint8Array | string | null; signal?: AbortSignal }): Promise<Response>;
   /** Ends the thread; requests still out reject. */
   close(): Promise<void>;
-  /** Bodies that are views are copied before the call returns: the importer passes views into its memory. */
-  readonly takesBodyViews: true;
 }
 
 /** Answers as `PlainAnswer`s: lighter, and undici (Node's fetch) is never loaded on the calling thread. */
@@ -26,8 +23,6 @@ export interface PlainThreadFetch {
   (url: string | URL, init?: { method?: string; headers?: HeadersInit; body?: Uint8Array | string | null; signal?: AbortSignal }): Promise<PlainAnswer>;
   /** Ends the thread; requests still out reject. */
   close(): Promise<void>;
-  /** Bodies that are views are copied before the call returns: the importer passes views into its memory. */
-  readonly takesBodyViews: true;
 }
 
 /** Start the thread (Node only). Pass the result as `importer.run(stream, { fetch })`. */

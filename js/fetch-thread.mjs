@@ -3,20 +3,14 @@
 // The importer builds each body in WebAssembly on the main thread; sending it with the global fetch (undici:
 // request objects, body extraction, socket writes, reading the answer) was a fifth of the command line's CPU
 // time, taken in turns with parsing. On its own thread, over node:http, sending overlaps with parsing the next
-// rows and costs less. Bodies are transferred, not copied again: the importer hands them over as views into its
-// memory (`takesBodyViews`), copied once into a buffer the thread gave back. Answers come back as real `Response`s,
-// or with `{ response: "plain" }` as plain answers (status, statusText, ok, headers.get/has, text(), json()): enough for
+// rows and costs less. Bodies are transferred, not copied. Answers come back as real `Response`s, or with
+// `{ response: "plain" }` as plain answers (status, statusText, ok, headers.get/has, text(), json()): enough for
 // `run()`, and they keep undici off the calling thread altogether (loading it took ~50 ms of the command line's
 // start, and each Response and Headers object ~0.1 ms).
 //
 //   const fetch = threadFetch();
 //   try { await importer.run(stream, { fetch }); } finally { await fetch.close(); }
 import { Worker, isMainThread, parentPort } from "node:worker_threads";
-
-/** Spare body buffers kept for reuse (the importer has four requests out by default), and their smallest size (a
- * Track or Pipelines batch is at most 500 KB). */
-const MAX_SPARES = 8;
-const MIN_BUFFER = 512 * 1024;
 
 /** An answer without undici: what `run()` reads of a Response (and `ok`, `has`, `json()` for other callers). */
 class PlainAnswer {
@@ -73,15 +67,10 @@ export function threadFetch({ response = "Response" } = {}) {
     if (pending.size === 0) worker.unref();
     return p;
   };
-  // Buffers the thread is done with, for the next bodies that are copied (see `fetch`).
-  const spares = [];
   worker.on("message", (m) => {
-    // A body the thread is done with comes back: kept for reuse (a few), or freed by this thread's collector (left
-    // to the thread's, which has little else to collect and seldom runs, they held ~85 MB more by 1 GB of input).
-    if (m.done) {
-      if (spares.length < MAX_SPARES) spares.push(m.buffer);
-      return;
-    }
+    // A body the thread is done with comes back, to be freed by this thread's collector: left to the thread's,
+    // which has little else to collect and seldom runs, they held ~85 MB more by 1 GB of input.
+    if (m.done) return;
     const p = settle(m.id);
     if (!p) return;
     if (m.error) {
@@ -119,18 +108,13 @@ export function threadFetch({ response = "Response" } = {}) {
     let body = init.body;
     if (typeof body === "string") body = new TextEncoder().encode(body);
     else if (body != null && !(body instanceof Uint8Array)) return Promise.reject(new TypeError("threadFetch sends Uint8Array or string bodies only"));
-    // Transfer the bytes: a Uint8Array that spans its buffer goes as it is (and is detached); a view into a larger
-    // buffer (or a shared one, or the importer's memory: `takesBodyViews`) is copied now, before this returns, into
-    // a buffer the thread gave back (or a new one), so nothing else moves and the caller may reuse its bytes at once.
-    let buffer = null;
-    const length = body ? body.byteLength : 0;
-    if (body && body.byteOffset === 0 && body.byteLength === body.buffer.byteLength && body.buffer instanceof ArrayBuffer) {
-      buffer = body.buffer;
-    } else if (body) {
-      const i = spares.findLastIndex((b) => b.byteLength >= length); // the last one back is likelier in cache
-      buffer = i >= 0 ? spares.splice(i, 1)[0] : new ArrayBuffer(Math.max(length, MIN_BUFFER));
-      new Uint8Array(buffer, 0, length).set(body);
+    // Transfer the bytes (the caller's Uint8Array is detached: the importer's bodies are fresh copies); a view into
+    // a larger buffer (or a shared one) is copied first so nothing else moves.
+    if (body && (body.byteOffset !== 0 || body.byteLength !== body.buffer.byteLength || !(body.buffer instanceof ArrayBuffer))) {
+      body = body.slice();
     }
+    const buffer = body ? body.buffer : null;
+    const length = body ? body.byteLength : 0;
     let headers;
     try {
       headers = headerPairs(init.headers);
@@ -152,8 +136,6 @@ export function threadFetch({ response = "Response" } = {}) {
     });
   }
   fetch.close = () => worker.terminate().then(() => undefined);
-  // The importer may pass its bodies as views into its memory: they are copied before `fetch` returns.
-  fetch.takesBodyViews = true;
   return fetch;
 }
 

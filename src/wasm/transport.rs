@@ -160,8 +160,7 @@ impl Endpoint {
         self.api_key.as_deref()
     }
 
-    /// The request's init, without its body (see [`Fetcher::call`]).
-    fn init(&self, signal: &web_sys::AbortSignal) -> Result<js_sys::Object, JsValue> {
+    fn init(&self, body: &[u8], signal: &web_sys::AbortSignal) -> Result<JsValue, JsValue> {
         let init = js_sys::Object::new();
         let headers = js_sys::Object::new();
         let ct = if self.write_key {
@@ -178,8 +177,9 @@ impl Endpoint {
         }
         Reflect::set(&init, &"method".into(), &"POST".into())?;
         Reflect::set(&init, &"headers".into(), &headers)?;
+        Reflect::set(&init, &"body".into(), &Uint8Array::from(body))?;
         Reflect::set(&init, &"signal".into(), signal)?;
-        Ok(init)
+        Ok(init.into())
     }
 }
 
@@ -191,44 +191,17 @@ enum Event {
     Abort,
 }
 
-/// Where requests go: the global `fetch`, or the `fetch` function given to `run()`, and whether that function takes
-/// bodies as views into the WebAssembly memory (`takesBodyViews: true`, as `threadFetch` says: it copies the bytes
-/// before it returns).
+/// Where requests go: the global `fetch`, or the `fetch` function given to `run()`.
 #[derive(Clone)]
-struct Fetcher(Option<Function>, bool);
+struct Fetcher(Option<Function>);
 
 impl Fetcher {
-    fn new(f: Option<Function>) -> Fetcher {
-        let views = f
-            .as_ref()
-            .and_then(|f| Reflect::get(f, &"takesBodyViews".into()).ok())
-            .is_some_and(|v| v.as_bool() == Some(true));
-        Fetcher(f, views)
-    }
-
-    /// Make the request: `init` gets `body` (a copy, or a view for a fetch that takes them) and goes out.
-    fn call(&self, url: &str, init: &js_sys::Object, body: &[u8]) -> Result<Promise, JsValue> {
-        let Some(f) = &self.0 else {
-            Reflect::set(init, &"body".into(), &Uint8Array::from(body))?;
-            return Ok(global_fetch(url, init));
-        };
-        if self.1 {
-            // SAFETY: the view is of `body`, which outlives this call, and is used only during it: the function
-            // copies the bytes before it returns (what `takesBodyViews` says), and nothing here allocates in
-            // between (which could grow the memory and detach the view). A copy per request out of the memory
-            // into a fresh array (~0.3 ms for 490 KB, page faults included) goes into a reused buffer instead.
-            let view = unsafe { Uint8Array::view(body) };
-            Reflect::set(init, &"body".into(), &view)?;
-        } else {
-            Reflect::set(init, &"body".into(), &Uint8Array::from(body))?;
+    fn call(&self, url: &str, init: &JsValue) -> Result<Promise, JsValue> {
+        match &self.0 {
+            None => Ok(global_fetch(url, init)),
+            // `Promise.resolve` also takes a thenable, or a plain answer from a synchronous stand-in.
+            Some(f) => f.call2(&JsValue::NULL, &url.into(), init).map(|v| Promise::resolve(&v)),
         }
-        // `Promise.resolve` also takes a thenable, or a plain answer from a synchronous stand-in.
-        let answer = f.call2(&JsValue::NULL, &url.into(), init);
-        if self.1 {
-            // The view must not outlive the call.
-            let _ = Reflect::delete_property(init, &"body".into());
-        }
-        answer.map(|v| Promise::resolve(&v))
     }
 }
 
@@ -252,8 +225,8 @@ async fn fetch_answer(
     body: &[u8],
     controller: &web_sys::AbortController,
 ) -> Result<Response, String> {
-    let init = endpoint.init(&controller.signal()).map_err(describe)?;
-    let resp: web_sys::Response = JsFuture::from(fetcher.call(&endpoint.url, &init, body).map_err(describe)?)
+    let init = endpoint.init(body, &controller.signal()).map_err(describe)?;
+    let resp: web_sys::Response = JsFuture::from(fetcher.call(&endpoint.url, &init).map_err(describe)?)
         .await
         .map_err(describe)?
         .unchecked_into();
@@ -348,13 +321,13 @@ pub(crate) async fn run(
 ) -> Result<JsValue, JsValue> {
     let on_progress = get_fn(&options, "onProgress");
     let fetcher = match Reflect::get(&options, &"fetch".into()) {
-        Ok(f) if !f.is_undefined() && !f.is_null() => Fetcher::new(Some(f.dyn_into::<Function>().map_err(|f| {
+        Ok(f) if !f.is_undefined() && !f.is_null() => Fetcher(Some(f.dyn_into::<Function>().map_err(|f| {
             js_error(
                 "E_CONFIG",
                 &format!("expected options.fetch to be a function, found {}", js_type(&f)),
             )
         })?)),
-        _ => Fetcher::new(None),
+        _ => Fetcher(None),
     };
     let signal: Option<web_sys::AbortSignal> = Reflect::get(&options, &"signal".into())
         .ok()
