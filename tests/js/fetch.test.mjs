@@ -153,6 +153,51 @@ describe("threadFetch", () => {
     }
   });
 
+  test("bodies of every kind arrive intact; a view is copied before the call returns", async () => {
+    // A server that answers with the length and digest of what it received.
+    const { createServer } = await import("node:http");
+    const { createHash } = await import("node:crypto");
+    const server = createServer((req, res) => {
+      const h = createHash("sha256");
+      let n = 0;
+      req.on("data", (c) => { h.update(c); n += c.length; });
+      req.on("end", () => res.end(JSON.stringify({ n, digest: h.digest("hex") })));
+    });
+    await new Promise((r) => server.listen(0, "127.0.0.1", r));
+    const url = `http://127.0.0.1:${server.address().port}/`;
+    const digest = (b) => createHash("sha256").update(b).digest("hex");
+    const f = threadFetch({ response: "plain" });
+    try {
+      // Views into a larger buffer, of many sizes, four out at a time as the importer sends; the source is
+      // overwritten as soon as each call returns.
+      const memory = new Uint8Array(2 << 20);
+      let seed = 7;
+      for (let round = 0; round < 6; round++) {
+        const sizes = [0, 1, 4096, 500_000, 700_000, 1_500_000, 64, 524_288].map((n) => (n + round * 13) % (memory.length - 16));
+        for (let i = 0; i < sizes.length; i += 4) {
+          const out = sizes.slice(i, i + 4).map((n) => {
+            for (let k = 0; k < n + 16; k++) memory[k] = (seed = (seed * 1103515245 + 12345) >>> 0) >>> 24;
+            const view = memory.subarray(16, 16 + n);
+            const want = { n, digest: digest(view) };
+            const p = f(url, { method: "POST", body: view });
+            memory.fill(0xee); // the call has returned: the bytes are the caller's again
+            return p.then(async (r) => assert.deepEqual(await r.json(), want, `round ${round}, ${n} bytes`));
+          });
+          await Promise.all(out);
+        }
+      }
+      // A Uint8Array that spans its buffer is transferred, a string encoded: both arrive too.
+      const whole = new Uint8Array(1000).fill(65);
+      const want = digest(whole);
+      assert.deepEqual(await (await f(url, { method: "POST", body: whole })).json(), { n: 1000, digest: want });
+      assert.equal(whole.byteLength, 0, "transferred");
+      assert.deepEqual(await (await f(url, { method: "POST", body: "A".repeat(1000) })).json(), { n: 1000, digest: want });
+    } finally {
+      await f.close();
+      server.close();
+    }
+  });
+
   test("threadFetch refuses an unknown answer kind", () => {
     assert.throws(() => threadFetch({ response: "json" }), { name: "TypeError", message: /expected response "Response" or "plain", found "json"/ });
   });
