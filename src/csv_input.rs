@@ -214,6 +214,9 @@ pub struct CsvReader {
     nout: usize,
     ends: Vec<usize>,
     nend: usize,
+    /// The fast path's field ends and dropped quotes for the line being read (see [`CsvReader::read_line`]).
+    line_ends: Vec<usize>,
+    drops: Vec<usize>,
     in_record: bool,
     rec_byte: u64,
     rec_line: u64,
@@ -591,6 +594,8 @@ impl CsvReader {
             nout: 0,
             ends: vec![0; 64],
             nend: 0,
+            line_ends: Vec::new(),
+            drops: Vec::new(),
             in_record: false,
             rec_byte: 0,
             rec_line: 0,
@@ -916,11 +921,12 @@ impl CsvReader {
     }
 
     /// The fastest path, for a data record on one line, complete in the buffer and ended by `\n` or `\r\n` (nearly
-    /// every record): the line's delimiters and quotes are found 64 bytes at a time ([`scan`]), and the line goes
-    /// into `out` as it is, less the quotes that are CSV's (opening a field, closing it, the first of a `""`), with
-    /// the delimiters left in place and their positions as the field ends. The fields are the ones csv-core gives
-    /// for such a line. Anything else (a quote inside an unquoted field, text after a closing quote, a line break
-    /// inside quotes, a lone `\r`, bytes that are not UTF-8) returns false with nothing consumed.
+    /// every record): the line's delimiters, quotes and non-ASCII bytes are found 64 bytes at a time ([`scan`]), and
+    /// the line goes into `out` as it is, less the quotes that are CSV's (opening a field, closing it, the first of
+    /// a `""`), with the delimiters left in place and their positions as the field ends. The fields are the ones
+    /// csv-core gives for such a line. Anything else (a quote inside an unquoted field, text after a closing quote,
+    /// a line break inside quotes, a lone `\r`, bytes that are not UTF-8) returns false with nothing consumed and
+    /// `out` untouched.
     fn read_line(&mut self, out: &mut Record) -> bool {
         let delimiter = self.delimiter();
         let input = &self.buf[self.pos..];
@@ -933,16 +939,15 @@ impl CsvReader {
             // delimiter that is not ASCII could split a character.
             return false;
         }
-        let Ok(line) = std::str::from_utf8(&input[..len]) else {
-            return false;
-        };
-        out.text.clear();
-        out.ends.clear();
-        // The line is in `out.text` up to `copied`; `dropped` quotes were left out before it, so a delimiter at `p`
-        // in the line is at `p - dropped` in the text.
-        let (mut copied, mut dropped, mut field_start) = (0, 0, 0);
+        // The line's structure: field ends (as positions in the line, less the quotes dropped before them) and the
+        // quotes to drop.
+        let (ends, drops) = (&mut self.line_ends, &mut self.drops);
+        ends.clear();
+        drops.clear();
+        let mut field_start = 0;
         let mut quoted = false;
         let mut doubled = usize::MAX; // the second quote of a `""` inside quotes
+        let mut high = 0u64;
         let mut base = 0;
         while base < len {
             let n = (len - base).min(64);
@@ -950,6 +955,7 @@ impl CsvReader {
             if m.returns != 0 {
                 return false; // a lone `\r` (or one inside quotes): csv-core's business
             }
+            high |= m.high;
             let mut bits = m.delimiters | m.quotes;
             while bits != 0 {
                 let i = bits.trailing_zeros();
@@ -960,9 +966,7 @@ impl CsvReader {
                     if !quote || p == doubled {
                         continue; // a delimiter inside quotes, or the quote a `""` keeps
                     }
-                    out.text.push_str(&line[copied..p]);
-                    copied = p + 1;
-                    dropped += 1;
+                    drops.push(p);
                     match input[p + 1] {
                         b'"' if p + 1 < len => doubled = p + 1,
                         _ if p + 1 == len => quoted = false,
@@ -973,12 +977,10 @@ impl CsvReader {
                     if p != field_start {
                         return false; // a quote inside an unquoted field
                     }
-                    out.text.push_str(&line[copied..p]);
-                    copied = p + 1;
-                    dropped += 1;
+                    drops.push(p);
                     quoted = true;
                 } else {
-                    out.ends.push(p - dropped);
+                    ends.push(p - drops.len());
                     field_start = p + 1;
                 }
             }
@@ -987,8 +989,26 @@ impl CsvReader {
         if quoted {
             return false; // the quote is closed on a later line (or never)
         }
+        ends.push(len - drops.len());
+        let bytes = &input[..len];
+        let line = if high == 0 {
+            // SAFETY: no byte of the line has its high bit set (the marks' `high`), and ASCII is valid UTF-8.
+            unsafe { std::str::from_utf8_unchecked(bytes) }
+        } else {
+            match std::str::from_utf8(bytes) {
+                Ok(line) => line,
+                Err(_) => return false,
+            }
+        };
+        out.text.clear();
+        let mut copied = 0;
+        for &q in drops.iter() {
+            // (a quote is one byte: the text either side of it is whole characters)
+            out.text.push_str(&line[copied..q]);
+            copied = q + 1;
+        }
         out.text.push_str(&line[copied..]);
-        out.ends.push(len - dropped);
+        std::mem::swap(&mut out.ends, ends);
         out.gap = 1;
         self.line += 1;
         self.prev_cr = false;

@@ -1,8 +1,8 @@
-//! Where the bytes that end or quote a CSV field are, 64 at a time, as bit masks (bit `i` for byte `i`): with
+//! Where the bytes that end or quote a CSV field (and the ones that are not ASCII) are, 64 at a time, as bit masks (bit `i` for byte `i`): with
 //! WebAssembly SIMD (simd128) or SSE2, 16 bytes per comparison; on other targets a byte at a time. The CSV reader's
 //! fast path walks these bits instead of searching again for the end of every field.
 
-/// The delimiters, quotes (`"`) and carriage returns among (at most) 64 bytes.
+/// The delimiters, quotes (`"`), carriage returns and bytes that are not ASCII among (at most) 64 bytes.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct Marks {
     /// Bit `i` set: byte `i` is the delimiter.
@@ -11,6 +11,8 @@ pub(crate) struct Marks {
     pub quotes: u64,
     /// Bit `i` set: byte `i` is `\r`.
     pub returns: u64,
+    /// Bit `i` set: byte `i` is not ASCII (its high bit is set).
+    pub high: u64,
 }
 
 /// The marks of the first `len` bytes of `bytes` (`len` at most 64 and at most `bytes.len()`); the bits from `len`
@@ -31,6 +33,7 @@ pub(crate) fn marks(bytes: &[u8], len: usize, delimiter: u8) -> Marks {
         delimiters: m.delimiters & keep,
         quotes: m.quotes & keep,
         returns: m.returns & keep,
+        high: m.high & keep,
     }
 }
 
@@ -46,6 +49,7 @@ fn block_marks(block: &[u8; 64], delimiter: u8) -> Marks {
         m.delimiters |= u64::from(u8x16_bitmask(u8x16_eq(v, d))) << (16 * k);
         m.quotes |= u64::from(u8x16_bitmask(u8x16_eq(v, q))) << (16 * k);
         m.returns |= u64::from(u8x16_bitmask(u8x16_eq(v, r))) << (16 * k);
+        m.high |= u64::from(u8x16_bitmask(v)) << (16 * k);
     }
     m
 }
@@ -69,6 +73,7 @@ fn block_marks(block: &[u8; 64], delimiter: u8) -> Marks {
             m.delimiters |= bits(d);
             m.quotes |= bits(q);
             m.returns |= bits(r);
+            m.high |= u64::from(_mm_movemask_epi8(v) as u16) << (16 * k);
         }
     }
     m
@@ -91,6 +96,7 @@ fn bytewise(block: &[u8; 64], delimiter: u8) -> Marks {
         m.delimiters |= u64::from(b == delimiter) << i;
         m.quotes |= u64::from(b == b'"') << i;
         m.returns |= u64::from(b == b'\r') << i;
+        m.high |= u64::from(b >= 0x80) << i;
     }
     m
 }
@@ -150,6 +156,7 @@ mod tests {
                     delimiters: w.delimiters & keep,
                     quotes: w.quotes & keep,
                     returns: w.returns & keep,
+                    high: w.high & keep,
                 };
             }
             assert_eq!(m, w, "given {given}, len {len}");
