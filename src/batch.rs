@@ -134,22 +134,32 @@ pub struct ItemTooLarge {
 pub struct Packer {
     config: PackerConfig,
     current: Batch,
+    /// Where the item being written with [`Packer::open`] starts in the open batch's body.
+    item_start: usize,
 }
 
 impl Packer {
     /// A packer with `config`.
     pub fn new(config: PackerConfig) -> Self {
-        let current = Self::empty(&config);
-        Packer { config, current }
+        let current = Self::empty(&config, 0);
+        Packer {
+            config,
+            current,
+            item_start: 0,
+        }
     }
 
-    fn empty(config: &PackerConfig) -> Batch {
-        let mut body = Vec::with_capacity(config.max_body_bytes.min(1 << 20));
+    /// An empty batch, with room for `items` items (as many as the last one had: batches of one file are alike).
+    fn empty(config: &PackerConfig, items: usize) -> Batch {
+        // Room for one item past the limit too: an item is written into the body before it is known to fit (and
+        // then moved to the next batch), which must not reallocate a body of half a megabyte.
+        let room = config.max_body_bytes.min(1 << 20) + config.max_item_bytes.min(1 << 16) + 1;
+        let mut body = Vec::with_capacity(room);
         body.extend_from_slice(&config.prefix);
         Batch {
             body: Rc::new(body),
-            items: Vec::new(),
-            rows: Vec::new(),
+            items: Vec::with_capacity(items),
+            rows: Vec::with_capacity(items),
         }
     }
 
@@ -170,29 +180,61 @@ impl Packer {
     /// Add one serialized item. Returns the batch that was closed to make room, if any.
     /// An item over [`Packer::item_limit`] is refused and nothing changes.
     pub fn push(&mut self, item: &[u8], row: RowRef) -> Result<Option<Batch>, ItemTooLarge> {
-        let limit = self.item_limit();
-        if item.len() > limit {
-            return Err(ItemTooLarge {
-                size: item.len(),
-                limit,
-            });
-        }
-        let mut closed = None;
-        let sep = usize::from(!self.current.items.is_empty());
-        let would_be = self.current.body.len() + sep + item.len() + self.config.suffix.len();
-        if would_be > self.config.max_body_bytes || self.current.items.len() >= self.config.max_items {
-            closed = self.flush();
-        }
+        self.open().extend_from_slice(item);
+        self.commit(row)
+    }
+
+    /// Start the next item, to be written straight into the open batch's body (instead of being built elsewhere and
+    /// copied in): append it to the body this returns, then [`Packer::commit`] or [`Packer::discard`] it.
+    pub fn open(&mut self) -> &mut Vec<u8> {
+        let sep = !self.current.items.is_empty();
         // The open batch's body is never shared, so this never copies it.
         let body = Rc::make_mut(&mut self.current.body);
-        if !self.current.items.is_empty() {
+        if sep {
             body.push(b',');
         }
-        let start = body.len();
-        body.extend_from_slice(item);
-        self.current.items.push(start..body.len());
+        self.item_start = body.len();
+        body
+    }
+
+    /// The item written since [`Packer::open`].
+    pub fn item(&self) -> &[u8] {
+        &self.current.body[self.item_start..]
+    }
+
+    /// Drop the item written since [`Packer::open`]: the packer is as it was before.
+    pub fn discard(&mut self) {
+        let sep = usize::from(!self.current.items.is_empty());
+        Rc::make_mut(&mut self.current.body).truncate(self.item_start - sep);
+    }
+
+    /// Take the item written since [`Packer::open`] as the next one, for `row`. Returns the batch that was closed to
+    /// make room, if any (the item then moves to the new batch: one copy per batch). An item over
+    /// [`Packer::item_limit`] is refused and dropped, and the packer is as it was before.
+    pub fn commit(&mut self, row: RowRef) -> Result<Option<Batch>, ItemTooLarge> {
+        let start = self.item_start;
+        let size = self.current.body.len() - start;
+        let limit = self.item_limit();
+        if size > limit {
+            self.discard();
+            return Err(ItemTooLarge { size, limit });
+        }
+        let full = self.current.body.len() + self.config.suffix.len() > self.config.max_body_bytes
+            || self.current.items.len() >= self.config.max_items;
+        if full && !self.current.items.is_empty() {
+            let item = self.current.body[start..].to_vec();
+            self.discard();
+            let closed = self.flush();
+            let body = Rc::make_mut(&mut self.current.body);
+            let start = body.len();
+            body.extend_from_slice(&item);
+            self.current.items.push(start..body.len());
+            self.current.rows.push(row);
+            return Ok(closed);
+        }
+        self.current.items.push(start..self.current.body.len());
         self.current.rows.push(row);
-        Ok(closed)
+        Ok(None)
     }
 
     /// Close the current batch, if it has any item.
@@ -200,7 +242,8 @@ impl Packer {
         if self.current.items.is_empty() {
             return None;
         }
-        let mut b = std::mem::replace(&mut self.current, Self::empty(&self.config));
+        let items = self.current.items.len();
+        let mut b = std::mem::replace(&mut self.current, Self::empty(&self.config, items));
         Rc::make_mut(&mut b.body).extend_from_slice(&self.config.suffix);
         Some(b)
     }
@@ -243,6 +286,79 @@ mod tests {
                 let v: serde_json::Value = serde_json::from_slice(b.body()).unwrap();
                 assert_eq!(v["batch"].as_array().unwrap().len(), b.len());
             }
+        }
+    }
+
+    #[test]
+    fn items_written_in_place_pack_as_a_greedy_reference_does() {
+        // Items of pseudo-random sizes, some over the limit, some discarded after being written: the batches are
+        // the ones a greedy packer of the kept items makes, byte for byte.
+        let mut x = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = move |n: u64| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x % n
+        };
+        for (limit, max_items) in [
+            (40, usize::MAX),
+            (100, usize::MAX),
+            (100, 3),
+            (1000, 7),
+            (13, usize::MAX),
+        ] {
+            let config = PackerConfig {
+                max_items,
+                ..PackerConfig::batch_envelope(limit)
+            };
+            let mut p = Packer::new(config.clone());
+            let (mut got, mut kept) = (Vec::new(), Vec::new());
+            for n in 0..300u64 {
+                let item = vec![b'0' + (n % 10) as u8; 1 + next(40) as usize];
+                let body = p.open();
+                body.extend_from_slice(&item);
+                assert_eq!(p.item(), &item[..]);
+                if next(5) == 0 {
+                    p.discard();
+                    continue;
+                }
+                match p.commit(row(n)) {
+                    Ok(closed) => {
+                        got.extend(closed);
+                        kept.push((item, row(n)));
+                    }
+                    Err(e) => assert_eq!(
+                        e,
+                        ItemTooLarge {
+                            size: item.len(),
+                            limit: p.item_limit()
+                        }
+                    ),
+                }
+            }
+            got.extend(p.flush());
+            // the reference
+            let mut want: Vec<(Vec<u8>, Vec<RowRef>)> = Vec::new();
+            let mut open: (Vec<u8>, Vec<RowRef>) = (config.prefix.clone(), Vec::new());
+            for (item, r) in kept {
+                let with = open.0.len() + usize::from(!open.1.is_empty()) + item.len() + config.suffix.len();
+                if !open.1.is_empty() && (with > limit || open.1.len() >= max_items) {
+                    open.0.extend_from_slice(&config.suffix);
+                    want.push(std::mem::replace(&mut open, (config.prefix.clone(), Vec::new())));
+                }
+                if !open.1.is_empty() {
+                    open.0.push(b',');
+                }
+                open.0.extend_from_slice(&item);
+                open.1.push(r);
+            }
+            if !open.1.is_empty() {
+                open.0.extend_from_slice(&config.suffix);
+                want.push(open);
+            }
+            let got: Vec<(Vec<u8>, Vec<RowRef>)> = got.iter().map(|b| (b.body().to_vec(), b.rows().to_vec())).collect();
+            assert_eq!(got, want, "limit {limit}, max_items {max_items}");
+            assert!(got.len() > 1);
         }
     }
 

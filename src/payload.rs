@@ -207,9 +207,8 @@ impl PayloadBuilder {
         out.push(b'}');
     }
 
-    /// Append the row's batch item to `out` (which is cleared first).
+    /// Append the row's batch item to `out` (on an error, what was appended is left for the caller to drop).
     pub fn build(&mut self, rec: &Record, row: &PreparedRow, out: &mut Vec<u8>) -> Result<(), PayloadError> {
-        out.clear();
         for s in self.slots.iter_mut() {
             *s = None;
         }
@@ -269,6 +268,7 @@ impl PayloadBuilder {
             [0; 26]
         };
         let empty_props = props == b"{}";
+        let start = out.len();
         match self.api {
             Api::TrackV2 => {
                 out.extend_from_slice(br#"{"type":"person","identifiers":{""#);
@@ -332,13 +332,13 @@ impl PayloadBuilder {
                 out.extend_from_slice(b"\"}");
             }
         }
-        if out.len() > self.limits.item_bytes {
+        let size = out.len() - start;
+        if size > self.limits.item_bytes {
             return Err(PayloadError {
                 code: IssueCode::ItemTooLarge,
                 message: format!(
-                    "expected a payload item of at most {} bytes, found {} bytes",
-                    self.limits.item_bytes,
-                    out.len()
+                    "expected a payload item of at most {} bytes, found {size} bytes",
+                    self.limits.item_bytes
                 ),
             });
         }

@@ -233,7 +233,8 @@ pub struct Importer {
     packer: Packer,
     sender: Option<Sender>,
     row: PreparedRow,
-    item: Vec<u8>,
+    /// The buffer row outcomes are handed over in (see [`Sender::swap_outcomes`]).
+    outcomes: Vec<(RowRef, RowOutcome)>,
     issues: Vec<Issue>,
     issues_total: u64,
     issues_dropped: u64,
@@ -360,7 +361,7 @@ impl Importer {
             packer: Packer::new(packer_cfg),
             sender,
             row: PreparedRow::default(),
-            item: Vec::with_capacity(4096),
+            outcomes: Vec::new(),
             issues: Vec::new(),
             issues_total: 0,
             issues_dropped: 0,
@@ -600,7 +601,9 @@ impl Importer {
         let mut row_issues = Vec::new();
         let mut ok = run.validator.check(rec, &mut self.row, &mut row_issues);
         if ok {
-            if let Err(e) = run.builder.build(rec, &self.row, &mut self.item) {
+            // The item is written straight into the open batch's body.
+            if let Err(e) = run.builder.build(rec, &self.row, self.packer.open()) {
+                self.packer.discard();
                 row_issues.push(Issue::new(e.code, rec.line, rec.record, e.message));
                 ok = false;
             }
@@ -617,19 +620,19 @@ impl Importer {
             self.summary.campaign_window += u64::from(self.row.in_campaign_window);
             self.summary.older_than_30_days += u64::from(self.row.older_than_30_days);
             if self.preview_payloads.len() < PREVIEW_PAYLOADS {
-                if let Ok(v) = serde_json::from_slice(&self.item) {
+                if let Ok(v) = serde_json::from_slice(self.packer.item()) {
                     self.preview_payloads.push(v);
                 }
             }
             if self.opts.keep_payloads {
-                self.payloads.extend_from_slice(&self.item);
+                self.payloads.extend_from_slice(self.packer.item());
                 self.payloads.push(b'\n');
             }
             let row = RowRef {
                 record: rec.record,
                 line: rec.line,
             };
-            match self.packer.push(&self.item, row) {
+            match self.packer.commit(row) {
                 Ok(closed) => {
                     if self.opts.dry_run {
                         self.summary.unsent += 1;
@@ -739,7 +742,9 @@ impl Importer {
 
     fn settle(&mut self) {
         let Some(s) = &mut self.sender else { return };
-        for (row, outcome) in s.take_outcomes() {
+        let mut outcomes = std::mem::take(&mut self.outcomes);
+        s.swap_outcomes(&mut outcomes);
+        for (row, outcome) in outcomes.drain(..) {
             let sent = matches!(outcome, RowOutcome::Sent);
             let rec = &mut self.settled;
             if !self.inflight.remove(row.record, (!sent).then_some(rec)) {
@@ -773,6 +778,7 @@ impl Importer {
                 self.issues_dropped += 1;
             }
         }
+        self.outcomes = outcomes;
     }
 
     /// The summary so far.

@@ -520,6 +520,13 @@ impl Sender {
         std::mem::take(&mut self.outcomes)
     }
 
+    /// The same into `into` (cleared first), whose buffer the sender keeps for the next ones: no vector is grown
+    /// again for every batch.
+    pub fn swap_outcomes(&mut self, into: &mut Vec<(RowRef, RowOutcome)>) {
+        into.clear();
+        std::mem::swap(&mut self.outcomes, into);
+    }
+
     /// The fatal error that stopped the run, if any.
     pub fn fatal(&self) -> Option<&Fatal> {
         self.fatal.as_ref()
