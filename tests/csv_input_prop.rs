@@ -10,29 +10,7 @@ use csv_common::parse_split;
 
 /// CSV-ish bytes: mostly the characters that matter to the parser and the sniffers.
 fn csvish() -> impl Strategy<Value = Vec<u8>> {
-    let atoms: Vec<&'static [u8]> = vec![
-        b"a",
-        b"b",
-        b"1",
-        b",",
-        b",",
-        b";",
-        b"\t",
-        b"|",
-        b"\"",
-        b"\"\"",
-        b"\r",
-        b"\n",
-        b"\r\n",
-        b" ",
-        b"\xc3\xa9",
-        b"\xe2\x82\xac",
-        b"\xff",
-        b"\xef\xbb\xbf",
-        b"\xfe",
-        b"\xc3",
-    ];
-    prop::collection::vec(prop::sample::select(atoms), 0..80).prop_map(|v| v.concat())
+    prop::collection::vec(prop::sample::select(csv_common::ATOMS.to_vec()), 0..80).prop_map(|v| v.concat())
 }
 
 fn options() -> impl Strategy<Value = CsvOptions> {

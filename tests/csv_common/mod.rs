@@ -21,6 +21,32 @@ pub struct Parsed {
     pub limit: Option<Limit>,
 }
 
+/// CSV-ish atoms: mostly the bytes that matter to the parser and the sniffers (delimiters, quotes, line breaks,
+/// multi-byte and malformed UTF-8, byte-order marks).
+#[allow(dead_code)] // (the fixture tests, which include this module too, do not use it)
+pub const ATOMS: [&[u8]; 20] = [
+    b"a",
+    b"b",
+    b"1",
+    b",",
+    b",",
+    b";",
+    b"\t",
+    b"|",
+    b"\"",
+    b"\"\"",
+    b"\r",
+    b"\n",
+    b"\r\n",
+    b" ",
+    b"\xc3\xa9",
+    b"\xe2\x82\xac",
+    b"\xff",
+    b"\xef\xbb\xbf",
+    b"\xfe",
+    b"\xc3",
+];
+
 type Rows = Vec<(u64, u64, u64, bool, Vec<String>)>;
 
 fn drain(r: &mut CsvReader, rec: &mut Record, out: &mut Rows, flags: &mut (Vec<u64>, Vec<u64>)) -> ReadResult {
