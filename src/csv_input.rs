@@ -237,7 +237,7 @@ pub struct CsvReader {
     error: Option<(Limit, String)>,
 }
 
-/// A limit a record went over, which stops the reader (see [`CsvReader::limit`]).
+/// A limit a record went over, which stops the reader (see [`CsvReader::stopped`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Limit {
     /// A record over [`MAX_RECORD_BYTES`]: nearly always a quote that is not closed.
@@ -1030,7 +1030,7 @@ impl CsvReader {
     }
 
     /// Stop reading: the record being read is over [`MAX_RECORD_BYTES`] or [`MAX_FIELDS`] (see
-    /// [`CsvReader::error`]).
+    /// [`CsvReader::stopped`]).
     fn too_long(&mut self) -> ReadResult {
         self.error = Some(if self.nend > MAX_FIELDS {
             let m = format!(
@@ -1052,20 +1052,16 @@ impl CsvReader {
         ReadResult::End
     }
 
-    /// Why reading stopped before the end of the input, if it did: a record over [`MAX_RECORD_BYTES`] (nearly
-    /// always a quote that is not closed) or [`MAX_FIELDS`]. The records before it were read.
-    pub fn error(&self) -> Option<&str> {
-        self.error.as_ref().map(|(_, m)| m.as_str())
+    /// Why reading stopped before the end of the input, if it did: the limit a record went over
+    /// ([`MAX_RECORD_BYTES`], nearly always a quote that is not closed, or [`MAX_FIELDS`]) and the message. The
+    /// records before it were read.
+    pub fn stopped(&self) -> Option<(Limit, &str)> {
+        self.error.as_ref().map(|(l, m)| (*l, m.as_str()))
     }
 
     /// The delimiter of the detected dialect (`,` until it is decided).
     fn delimiter(&self) -> u8 {
         self.dialect.as_ref().map_or(b',', |d| d.delimiter)
-    }
-
-    /// Which limit stopped the reader, if one did (its message is [`CsvReader::error`]).
-    pub fn limit(&self) -> Option<Limit> {
-        self.error.as_ref().map(|(l, _)| *l)
     }
 
     /// The record read ends here: true if the decoder found malformed bytes in it.

@@ -505,8 +505,10 @@ impl Importer {
     fn on_end(&mut self) {
         // A record too long to read (an unclosed quote, nearly always) ends the input early: the rows before it go on
         // as usual, then the run stops with the error, and rows not yet handed to the API end failed with it.
-        let cut_short =
-            (self.reader.limit().zip(self.reader.error())).map(|(l, e)| ImportError::CsvLimit(l, e.to_string()));
+        let cut_short = self
+            .reader
+            .stopped()
+            .map(|(l, e)| ImportError::CsvLimit(l, e.to_string()));
         if matches!(self.stage, Stage::Sampling(_)) {
             if self.reader.headers().is_none() {
                 self.stage = Stage::Failed(cut_short.unwrap_or_else(|| {

@@ -86,13 +86,13 @@ pub fn parse_split(input: &[u8], options: &CsvOptions, cuts: &[usize]) -> Parsed
     for w in cuts.windows(2) {
         r.push(&input[w[0]..w[1]]);
         let got = drain(&mut r, &mut rec, &mut records, &mut flags);
-        if r.error().is_some() {
+        if r.stopped().is_some() {
             assert_eq!(got, ReadResult::End, "an error ends reading");
             break;
         }
         assert_eq!(got, ReadResult::NeedMore);
     }
-    if r.error().is_none() {
+    if r.stopped().is_none() {
         assert_eq!(r.bytes_pushed(), input.len() as u64);
         r.finish();
         assert_eq!(drain(&mut r, &mut rec, &mut records, &mut flags), ReadResult::End);
@@ -106,7 +106,7 @@ pub fn parse_split(input: &[u8], options: &CsvOptions, cuts: &[usize]) -> Parsed
         records,
         unclosed: flags.0,
         stray: flags.1,
-        error: r.error().map(str::to_string),
-        limit: r.limit(),
+        error: r.stopped().map(|(_, m)| m.to_string()),
+        limit: r.stopped().map(|(l, _)| l),
     }
 }
