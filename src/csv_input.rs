@@ -8,6 +8,7 @@ use std::collections::{HashMap, VecDeque};
 
 use csv_core::{ReadRecordResult, Reader as CoreReader, ReaderBuilder};
 
+use crate::bytes::append_str;
 use crate::issue::{Issue, IssueCode};
 use crate::scan;
 
@@ -1004,10 +1005,10 @@ impl CsvReader {
         let mut copied = 0;
         for &q in drops.iter() {
             // (a quote is one byte: the text either side of it is whole characters)
-            out.text.push_str(&line[copied..q]);
+            append_str(&mut out.text, &line[copied..q]);
             copied = q + 1;
         }
-        out.text.push_str(&line[copied..]);
+        append_str(&mut out.text, &line[copied..]);
         std::mem::swap(&mut out.ends, ends);
         out.gap = 1;
         self.line += 1;

@@ -13,6 +13,7 @@
 
 use std::collections::VecDeque;
 
+use crate::bytes::append_str;
 use crate::csv_input::Record;
 
 /// Text bytes per block of the arena (a longer record gets a block of its own).
@@ -96,7 +97,7 @@ impl Held {
             text: (b.text.len(), b.text.len() + text.len()),
             ends: (b.ends.len(), b.ends.len() + ends.len()),
         };
-        b.text.push_str(text);
+        append_str(&mut b.text, text);
         b.ends.extend_from_slice(ends);
         b.live += 1;
         self.slots.push_back((rec.record, Some(slot)));

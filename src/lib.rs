@@ -13,6 +13,7 @@
 #![warn(missing_docs)]
 
 pub mod batch;
+mod bytes;
 pub mod csv_input;
 mod held;
 pub mod issue;

@@ -364,7 +364,10 @@ pub(crate) fn parse_int(s: &str) -> Option<i64> {
     if digits.len() > 1 && digits[0] == b'0' {
         return None;
     }
-    s.parse().ok()
+    // At most 15 digits: no overflow, so no checked arithmetic (an overflow check of a 64-bit multiply is a
+    // 128-bit multiply in wasm).
+    let v = digits.iter().fold(0i64, |v, &d| v * 10 + i64::from(d - b'0'));
+    Some(if digits.len() < b.len() { -v } else { v })
 }
 
 /// Is `s` a plain decimal number (`12.5`, `-0.25`; with `decimal_comma`, `12,5`)?
@@ -852,6 +855,18 @@ mod tests {
         #[test]
         fn fast_trim_matches_str_trim(s in "\\PC*|[ \\t\\n\\x0b\\x0c\\r\\u{85}\\u{a0}\\u{2000}a-z]{0,8}") {
             proptest::prop_assert_eq!(trim(&s), s.trim());
+        }
+
+        /// An integer cell is at most 15 digits, optionally negative, without leading zeros; its value is std's.
+        #[test]
+        fn parse_int_is_std_within_its_rules(s in "-?[0-9]{0,17}|[-+0-9a ]{0,4}") {
+            let digits = s.strip_prefix('-').unwrap_or(&s);
+            let allowed = !digits.is_empty()
+                && digits.len() <= 15
+                && digits.bytes().all(|b| b.is_ascii_digit())
+                && !(digits.len() > 1 && digits.starts_with('0'));
+            let want = if allowed { s.parse::<i64>().ok() } else { None };
+            proptest::prop_assert_eq!(parse_int(&s), want);
         }
     }
 

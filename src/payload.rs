@@ -8,6 +8,7 @@
 
 use xxhash_rust::xxh3::xxh3_128;
 
+use crate::bytes::{append, needs_json_escape};
 use crate::csv_input::Record;
 use crate::issue::IssueCode;
 use crate::mapping::{IdKind, Kind, Mapping, Role};
@@ -32,69 +33,68 @@ enum Node {
 fn json_str(s: &str, out: &mut Vec<u8>) {
     // Most cells need no escaping: copy them between quotes in one go. serde_json escapes exactly the control
     // bytes, `"` and `\\` (nothing else), so this writes the same bytes it would.
-    if !needs_escape(s.as_bytes()) {
-        out.reserve(s.len() + 2);
-        out.push(b'"');
-        out.extend_from_slice(s.as_bytes());
-        out.push(b'"');
-        return;
+    if !needs_json_escape(s.as_bytes()) {
+        return json_plain_str(s, out);
     }
     // serde_json's escaper: correct for every string.
     serde_json::to_writer(out, s).expect("writing to a Vec cannot fail");
 }
 
-/// True if `b` has a byte that JSON strings escape (a control byte, `"` or `\\`). Eight bytes at a time (SWAR), the
-/// tail as the last eight bytes (overlapping: a byte tested twice changes nothing), and a short string byte by byte.
-fn needs_escape(b: &[u8]) -> bool {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    #[inline(always)]
-    fn word(x: u64) -> bool {
-        // Exact "some byte is zero" / "some byte is below 0x20" tests (the classic haszero / hasless).
-        let zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGH != 0;
-        (x.wrapping_sub(ONES * 0x20) & !x & HIGH != 0) || zero(x ^ (ONES * 0x22)) || zero(x ^ (ONES * 0x5c))
-    }
-    if b.len() < 8 {
-        return b.iter().any(|&c| c < 0x20 || c == b'"' || c == b'\\');
-    }
-    let mut chunks = b.chunks_exact(8);
-    for c in &mut chunks {
-        if word(u64::from_le_bytes(c.try_into().expect("8 bytes"))) {
-            return true;
-        }
-    }
-    !chunks.remainder().is_empty() && word(u64::from_le_bytes(b[b.len() - 8..].try_into().expect("8 bytes")))
+/// `s` between quotes, for a string known to need no escaping (`needs_json_escape` is false for it, or for a
+/// text that contains it).
+fn json_plain_str(s: &str, out: &mut Vec<u8>) {
+    out.reserve(s.len() + 2);
+    out.push(b'"');
+    append(out, s.as_bytes());
+    out.push(b'"');
 }
 
 /// `i` in decimal, the same bytes as `write!(out, "{i}")` without the formatting machinery: two digits at a time
-/// from a table (half the divisions of a digit loop; a 64-bit division is slow in wasm).
+/// from a table, in 32-bit arithmetic. (A 64-bit division is a hardware divide in wasm, where a 32-bit division by a
+/// constant is a multiplication: a value above `u32::MAX` pays one 64-bit division per eight digits.)
 fn write_int(i: i64, out: &mut Vec<u8>) {
+    let mut buf = [0u8; 20];
+    let mut n = i.unsigned_abs();
+    let mut pos = buf.len();
+    while n > u64::from(u32::MAX) {
+        let q = n / 100_000_000;
+        let mut low = (n - q * 100_000_000) as u32;
+        n = q;
+        for _ in 0..4 {
+            pos -= 2;
+            buf[pos..pos + 2].copy_from_slice(pair(low % 100));
+            low /= 100;
+        }
+    }
+    let mut m = n as u32;
+    while m >= 100 {
+        pos -= 2;
+        buf[pos..pos + 2].copy_from_slice(pair(m % 100));
+        m /= 100;
+    }
+    if m >= 10 {
+        pos -= 2;
+        buf[pos..pos + 2].copy_from_slice(pair(m));
+    } else {
+        pos -= 1;
+        buf[pos] = b'0' + m as u8;
+    }
+    if i < 0 {
+        out.push(b'-');
+    }
+    append(out, &buf[pos..]);
+}
+
+/// The two digits of `d` (below 100).
+#[inline(always)]
+fn pair(d: u32) -> &'static [u8] {
     const PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
         2021222324252627282930313233343536373839\
         4041424344454647484950515253545556575859\
         6061626364656667686970717273747576777879\
         8081828384858687888990919293949596979899";
-    let mut buf = [0u8; 20];
-    let mut n = i.unsigned_abs();
-    let mut pos = buf.len();
-    while n >= 100 {
-        let d = (n % 100) as usize * 2;
-        n /= 100;
-        pos -= 2;
-        buf[pos..pos + 2].copy_from_slice(&PAIRS[d..d + 2]);
-    }
-    if n >= 10 {
-        let d = n as usize * 2;
-        pos -= 2;
-        buf[pos..pos + 2].copy_from_slice(&PAIRS[d..d + 2]);
-    } else {
-        pos -= 1;
-        buf[pos] = b'0' + n as u8;
-    }
-    if i < 0 {
-        out.push(b'-');
-    }
-    out.extend_from_slice(&buf[pos..]);
+    let d = d as usize * 2;
+    &PAIRS[d..d + 2]
 }
 
 fn build_tree(mapping: &Mapping) -> Vec<Node> {
@@ -183,24 +183,25 @@ impl PayloadBuilder {
         }
     }
 
-    fn write_object(&self, nodes: &[Node], rec: &Record, out: &mut Vec<u8>) {
+    /// `plain`: no field of `rec` needs escaping (its whole text was checked at once).
+    fn write_object(&self, nodes: &[Node], rec: &Record, plain: bool, out: &mut Vec<u8>) {
         out.push(b'{');
         let mut first = true;
         for n in nodes {
             match n {
                 Node::Leaf { key, col } => {
                     let Some(v) = self.slots[*col] else { continue };
-                    out.extend_from_slice(&key[usize::from(first)..]);
+                    append(out, &key[usize::from(first)..]);
                     first = false;
-                    write_value(v, rec.get(*col).unwrap_or(""), out);
+                    write_value(v, rec.get(*col).unwrap_or(""), plain, out);
                 }
                 Node::Object { key, children, cols } => {
                     if !cols.iter().any(|c| self.slots[*c].is_some()) {
                         continue;
                     }
-                    out.extend_from_slice(&key[usize::from(first)..]);
+                    append(out, &key[usize::from(first)..]);
                     first = false;
-                    self.write_object(children, rec, out);
+                    self.write_object(children, rec, plain, out);
                 }
             }
         }
@@ -223,12 +224,14 @@ impl PayloadBuilder {
         let hashes_props = row.event_id.is_none() && self.has_id();
         if hashes_props {
             self.id_prefix(row, &mut input);
-            input.extend_from_slice(row.event_name.as_bytes());
+            append(&mut input, row.event_name.as_bytes());
             input.push(0);
             input.extend_from_slice(&row.timestamp_ms.unwrap_or(i64::MIN).to_le_bytes());
         }
         let props_at = input.len();
-        self.write_object(&self.tree, rec, &mut input);
+        // One check of the record's whole text instead of one per field (most records need no escaping at all).
+        let plain = !needs_json_escape(rec.raw_parts().0.as_bytes());
+        self.write_object(&self.tree, rec, plain, &mut input);
         let mut scratch = std::mem::take(&mut self.props);
         let result = self.assemble(row, &input, props_at, &mut scratch, out);
         self.props = scratch;
@@ -272,7 +275,7 @@ impl PayloadBuilder {
         match self.api {
             Api::TrackV2 => {
                 out.extend_from_slice(br#"{"type":"person","identifiers":{""#);
-                out.extend_from_slice(self.id_kind.as_str().as_bytes());
+                append(out, self.id_kind.as_str().as_bytes());
                 out.extend_from_slice(b"\":");
                 json_str(&row.identifier, out);
                 if events {
@@ -290,22 +293,22 @@ impl PayloadBuilder {
                 }
                 if !empty_props {
                     out.extend_from_slice(br#","attributes":"#);
-                    out.extend_from_slice(props);
+                    append(out, props);
                 }
                 out.push(b'}');
             }
             Api::Pipelines => {
-                out.extend_from_slice(if events {
-                    br#"{"type":"track","userId":"#
+                if events {
+                    out.extend_from_slice(br#"{"type":"track","userId":"#);
                 } else {
-                    br#"{"type":"identify","userId":"#
-                });
+                    out.extend_from_slice(br#"{"type":"identify","userId":"#);
+                }
                 json_str(&row.identifier, out);
                 if events {
                     out.extend_from_slice(br#","event":"#);
                     json_str(&row.event_name, out);
                     out.extend_from_slice(br#","properties":"#);
-                    out.extend_from_slice(props);
+                    append(out, props);
                 } else {
                     out.extend_from_slice(br#","traits":"#);
                     if self.id_kind == IdKind::Email && !self.has_email_attribute {
@@ -368,19 +371,20 @@ impl PayloadBuilder {
     /// What every id hashes first: the kind, the identifier's kind and the identifier.
     fn id_prefix(&self, row: &PreparedRow, input: &mut Vec<u8>) {
         input.push(if self.kind == Kind::Events { b'e' } else { b'p' });
-        input.extend_from_slice(self.id_kind.as_str().as_bytes());
+        append(input, self.id_kind.as_str().as_bytes());
         input.push(0);
-        input.extend_from_slice(row.identifier.as_bytes());
+        append(input, row.identifier.as_bytes());
         input.push(0);
     }
 }
 
-fn write_value(v: Value, text: &str, out: &mut Vec<u8>) {
+fn write_value(v: Value, text: &str, plain: bool, out: &mut Vec<u8>) {
     match v {
+        Value::Str if plain => json_plain_str(text, out),
         Value::Str => json_str(text, out),
         Value::Int(i) => write_int(i, out),
         Value::Float(f) => serde_json::to_writer(&mut *out, &f).expect("vec write"),
-        Value::Decimal => out.extend_from_slice(crate::mapping::trim(text).as_bytes()),
+        Value::Decimal => append(out, crate::mapping::trim(text).as_bytes()),
         Value::Bool(b) => out.extend_from_slice(if b { b"true" } else { b"false" }),
         Value::Null => out.extend_from_slice(b"null"),
         Value::Date(s) => write_int(s, out),
@@ -449,6 +453,11 @@ mod tests {
         for i in [
             0,
             1,
+            4_294_967_295,
+            4_294_967_296,
+            -4_294_967_296,
+            100_000_000_000,
+            12_345_678_901_234_567,
             -1,
             9,
             10,

@@ -295,8 +295,14 @@ const MIN_MS: i64 = -62_167_219_200_000;
 /// 9999-12-31T23:59:59.999Z.
 const MAX_MS: i64 = 253_402_300_799_999;
 
+// The calendar below works in 32-bit arithmetic for every year a timestamp can have (and far beyond): wasm
+// divides 64-bit integers in hardware, 32-bit ones by a constant with a multiplication.
+
 #[inline]
 fn is_leap(y: i64) -> bool {
+    if let Ok(y) = i32::try_from(y) {
+        return y % 4 == 0 && (y % 100 != 0 || y % 400 == 0);
+    }
     y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)
 }
 
@@ -315,11 +321,19 @@ fn days_in_month(y: i64, m: u32) -> u32 {
 #[inline]
 fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
     let y = if m <= 2 { y - 1 } else { y };
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    if (-1_000_000..=1_000_000).contains(&y) {
+        // No overflow here: |era * 146_097| < 2^29.
+        let y = y as i32;
+        let era = y.div_euclid(400);
+        let yoe = y - era * 400;
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy as i32;
+        return i64::from(era * 146_097 + doe - 719_468);
+    }
     let era = y.div_euclid(400);
     let yoe = y - era * 400;
-    let mp = ((m + 9) % 12) as i64;
-    let doy = (153 * mp + 2) / 5 + d as i64 - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + i64::from(doy);
     era * 146_097 + doe - 719_468
 }
 
@@ -1882,6 +1896,36 @@ mod tests {
         }
         assert_eq!(to_unix_seconds(-1), -1);
         assert_eq!(to_unix_seconds(T + 999), T / 1000);
+    }
+
+    #[test]
+    fn calendar_in_32_bits_is_the_64_bit_one() {
+        // The formulas in i64 throughout, as they were before the 32-bit path.
+        let days64 = |y: i64, m: u32, d: u32| {
+            let y = if m <= 2 { y - 1 } else { y };
+            let era = y.div_euclid(400);
+            let yoe = y - era * 400;
+            let mp = ((m + 9) % 12) as i64;
+            let doy = (153 * mp + 2) / 5 + d as i64 - 1;
+            let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+            era * 146_097 + doe - 719_468
+        };
+        let leap64 = |y: i64| y % 4 == 0 && (y % 100 != 0 || y % 400 == 0);
+        let mut years: Vec<i64> = (-1_000_003..=-999_997).chain(999_997..=1_000_003).collect();
+        years.extend([-401, -400, -100, -4, -1, 0, 1, 4, 100, 400, 1970, 2000, 2100, 9999]);
+        years.extend([
+            i64::from(i32::MIN),
+            i64::from(i32::MAX),
+            i64::from(i32::MAX) + 1,
+            -(1 << 40),
+            1 << 40,
+        ]);
+        for y in years {
+            assert_eq!(is_leap(y), leap64(y), "{y}");
+            for (m, d) in [(1, 1), (2, 28), (2, 29), (3, 1), (12, 31)] {
+                assert_eq!(days_from_civil(y, m, d), days64(y, m, d), "{y}-{m}-{d}");
+            }
+        }
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Row validation against Customer.io's rules: cells become typed values, and every problem becomes an
 //! [`Issue`] (the row is checked completely; validation never stops at the first problem).
 
+use crate::bytes::append_str;
 use crate::csv_input::Record;
 use crate::issue::{Issue, IssueCode, Severity};
 use crate::mapping::{
@@ -217,12 +218,12 @@ impl Validator {
                 format!("expected an email address, found {:?}", clip(id)),
             ));
         }
-        row.identifier.push_str(id);
+        append_str(&mut row.identifier, id);
 
         // Event name.
         if m.kind == Kind::Events {
             match &m.event_name {
-                Some(EventNameSource::Fixed(name)) => row.event_name.push_str(name),
+                Some(EventNameSource::Fixed(name)) => append_str(&mut row.event_name, name),
                 Some(EventNameSource::Column(c)) => {
                     let name = trim(rec.get(*c).unwrap_or(""));
                     if name.is_empty() {
@@ -242,7 +243,7 @@ impl Validator {
                             ),
                         ));
                     }
-                    row.event_name.push_str(name);
+                    append_str(&mut row.event_name, name);
                 }
                 None => {}
             }

@@ -588,3 +588,9 @@ fn event_ids_are_stable_across_versions() {
         );
     }
 }
+
+#[test]
+fn payload_strings_round_trip_through_json_both_apis() {
+    payload_strings_round_trip(Track);
+    payload_strings_round_trip(Pipelines);
+}

@@ -2,6 +2,7 @@
 //! Run: `make test-wasm` (starts the sandbox and sets SANDBOX_URL for the build).
 #![cfg(target_arch = "wasm32")]
 
+mod common;
 mod csv_common;
 mod wasm_common;
 
@@ -74,6 +75,14 @@ fn node_config_errors_have_a_code() {
         assert_eq!(string(&e, "code").as_deref(), Some("E_CONFIG"));
         assert!(string(&e, "message").unwrap().contains(needle), "{}", describe(&e));
     }
+}
+
+/// Payload strings here are checked for escaping with simd128 and copied without `memory.copy`: cells with and
+/// without bytes to escape, of every length to 40, come back from the payloads' JSON as they were.
+#[wasm_bindgen_test]
+fn node_payload_strings_round_trip_through_json() {
+    common::payload_strings_round_trip(cio_backfill::pipeline::ApiChoice::Track);
+    common::payload_strings_round_trip(cio_backfill::pipeline::ApiChoice::Pipelines);
 }
 
 /// The CSV reader's fast path scans 64 bytes at a time with WebAssembly SIMD here (SSE2 natively, where the
