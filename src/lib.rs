@@ -15,6 +15,7 @@
 pub mod batch;
 mod bytes;
 pub mod csv_input;
+pub mod hash;
 mod held;
 pub mod issue;
 pub mod ledger;

@@ -6,10 +6,9 @@
 //! event id when one is mapped. The same row gives the same id on every run, in any file, so a retry, a resume
 //! or a re-run of a corrected file never duplicates an event where the API deduplicates.
 
-use xxhash_rust::xxh3::xxh3_128;
-
 use crate::bytes::{append, needs_json_escape};
 use crate::csv_input::Record;
+use crate::hash::xxh3_128;
 use crate::issue::IssueCode;
 use crate::mapping::{IdKind, Kind, Mapping, Role};
 use crate::sender::Api;
