@@ -16,13 +16,51 @@ pub(crate) fn append(out: &mut Vec<u8>, s: &[u8]) {
     out.reserve(32);
     let len = out.len();
     let dst = out.spare_capacity_mut().as_mut_ptr().cast::<u8>();
+    // SAFETY: `reserve(32)` left at least 32 >= n bytes of capacity past `len`, written here before `set_len`.
+    unsafe {
+        write_short(dst, s);
+        out.set_len(len + n);
+    }
+}
+
+/// Append `s` between quotes (`"s"`), as [`append`] does.
+#[inline(always)]
+pub(crate) fn append_quoted(out: &mut Vec<u8>, s: &[u8]) {
+    let n = s.len();
+    if n > 30 {
+        out.reserve(n + 2);
+        out.push(b'"');
+        out.extend_from_slice(s);
+        out.push(b'"');
+        return;
+    }
+    out.reserve(32);
+    let len = out.len();
+    let dst = out.spare_capacity_mut().as_mut_ptr().cast::<u8>();
+    // SAFETY: `reserve(32)` left at least 32 >= n + 2 bytes of capacity past `len`, all written here (the
+    // quotes at 0 and n + 1, `s` between) before `set_len`.
+    unsafe {
+        dst.write(b'"');
+        write_short(dst.add(1), s);
+        dst.add(n + 1).write(b'"');
+        out.set_len(len + n + 2);
+    }
+}
+
+/// Write `s` (at most 32 bytes) to `dst..dst + s.len()`, every byte of it, and nothing outside it.
+///
+/// # Safety
+/// `dst` must be valid for writes of `s.len()` bytes (no alignment needed), and `s.len()` at most 32.
+#[inline(always)]
+unsafe fn write_short(dst: *mut u8, s: &[u8]) {
+    let n = s.len();
+    debug_assert!(n <= 32);
     // Two words of `W` bytes that overlap cover any length from W to 2W: the first at 0, the last at n - W.
     macro_rules! two_words {
         ($w:literal) => {{
             let first: [u8; $w] = s[..$w].try_into().expect("length checked");
             let last: [u8; $w] = s[n - $w..].try_into().expect("length checked");
-            // SAFETY: `reserve(32)` left at least 32 bytes of capacity past `len`, and both words end at or
-            // before `n` <= 32 bytes into it (unaligned writes: `dst` has no alignment).
+            // SAFETY: both words lie inside dst..dst + n (the caller's promise), written unaligned.
             unsafe {
                 dst.cast::<[u8; $w]>().write_unaligned(first);
                 dst.add(n - $w).cast::<[u8; $w]>().write_unaligned(last);
@@ -33,7 +71,7 @@ pub(crate) fn append(out: &mut Vec<u8>, s: &[u8]) {
         0 => {}
         1..=3 => {
             for (i, &b) in s.iter().enumerate() {
-                // SAFETY: i < n <= 32 bytes of reserved capacity.
+                // SAFETY: i < n.
                 unsafe { dst.add(i).write(b) };
             }
         }
@@ -41,8 +79,6 @@ pub(crate) fn append(out: &mut Vec<u8>, s: &[u8]) {
         8..=15 => two_words!(8),
         _ => two_words!(16),
     }
-    // SAFETY: the `n` bytes past `len` were written above (every byte of 0..n by one of the words).
-    unsafe { out.set_len(len + n) };
 }
 
 /// Append `s` to `out`, as [`append`] does (`String::push_str` without a `memory.copy` for 32 bytes or less).
@@ -187,6 +223,13 @@ mod tests {
                 want.extend_from_slice(&s);
                 append(&mut got, &s);
                 assert_eq!(got, want, "{n} bytes after {lead}");
+                let mut quoted = bytes(99, lead);
+                append_quoted(&mut quoted, &s);
+                want.truncate(lead);
+                want.push(b'"');
+                want.extend_from_slice(&s);
+                want.push(b'"');
+                assert_eq!(quoted, want, "{n} bytes quoted after {lead}");
                 let mut text = String::from("é");
                 let piece = "ab✓cdefghijklmnopqrstuvwxyz0123456789"
                     .chars()

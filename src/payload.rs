@@ -6,7 +6,7 @@
 //! event id when one is mapped. The same row gives the same id on every run, in any file, so a retry, a resume
 //! or a re-run of a corrected file never duplicates an event where the API deduplicates.
 
-use crate::bytes::{append, needs_json_escape};
+use crate::bytes::{append, append_quoted, needs_json_escape};
 use crate::csv_input::Record;
 use crate::hash::xxh3_128;
 use crate::issue::IssueCode;
@@ -33,19 +33,10 @@ fn json_str(s: &str, out: &mut Vec<u8>) {
     // Most cells need no escaping: copy them between quotes in one go. serde_json escapes exactly the control
     // bytes, `"` and `\\` (nothing else), so this writes the same bytes it would.
     if !needs_json_escape(s.as_bytes()) {
-        return json_plain_str(s, out);
+        return append_quoted(out, s.as_bytes());
     }
     // serde_json's escaper: correct for every string.
     serde_json::to_writer(out, s).expect("writing to a Vec cannot fail");
-}
-
-/// `s` between quotes, for a string known to need no escaping (`needs_json_escape` is false for it, or for a
-/// text that contains it).
-fn json_plain_str(s: &str, out: &mut Vec<u8>) {
-    out.reserve(s.len() + 2);
-    out.push(b'"');
-    append(out, s.as_bytes());
-    out.push(b'"');
 }
 
 /// `i` in decimal, the same bytes as `write!(out, "{i}")` without the formatting machinery: two digits at a time
@@ -182,8 +173,7 @@ impl PayloadBuilder {
         }
     }
 
-    /// `plain`: no field of `rec` needs escaping (its whole text was checked at once).
-    fn write_object(&self, nodes: &[Node], rec: &Record, plain: bool, out: &mut Vec<u8>) {
+    fn write_object(&self, nodes: &[Node], rec: &Record, out: &mut Vec<u8>) {
         out.push(b'{');
         let mut first = true;
         for n in nodes {
@@ -192,7 +182,7 @@ impl PayloadBuilder {
                     let Some(v) = self.slots[*col] else { continue };
                     append(out, &key[usize::from(first)..]);
                     first = false;
-                    write_value(v, rec.get(*col).unwrap_or(""), plain, out);
+                    write_value(v, rec.get(*col).unwrap_or(""), out);
                 }
                 Node::Object { key, children, cols } => {
                     if !cols.iter().any(|c| self.slots[*c].is_some()) {
@@ -200,7 +190,7 @@ impl PayloadBuilder {
                     }
                     append(out, &key[usize::from(first)..]);
                     first = false;
-                    self.write_object(children, rec, plain, out);
+                    self.write_object(children, rec, out);
                 }
             }
         }
@@ -228,9 +218,7 @@ impl PayloadBuilder {
             input.extend_from_slice(&row.timestamp_ms.unwrap_or(i64::MIN).to_le_bytes());
         }
         let props_at = input.len();
-        // One check of the record's whole text instead of one per field (most records need no escaping at all).
-        let plain = !needs_json_escape(rec.raw_parts().0.as_bytes());
-        self.write_object(&self.tree, rec, plain, &mut input);
+        self.write_object(&self.tree, rec, &mut input);
         let mut scratch = std::mem::take(&mut self.props);
         let result = self.assemble(row, &input, props_at, &mut scratch, out);
         self.props = scratch;
@@ -377,9 +365,8 @@ impl PayloadBuilder {
     }
 }
 
-fn write_value(v: Value, text: &str, plain: bool, out: &mut Vec<u8>) {
+fn write_value(v: Value, text: &str, out: &mut Vec<u8>) {
     match v {
-        Value::Str if plain => json_plain_str(text, out),
         Value::Str => json_str(text, out),
         Value::Int(i) => write_int(i, out),
         Value::Float(f) => serde_json::to_writer(&mut *out, &f).expect("vec write"),
