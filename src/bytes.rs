@@ -47,14 +47,14 @@ pub(crate) fn append_quoted(out: &mut Vec<u8>, s: &[u8]) {
     }
 }
 
-/// Write `s` (at most 32 bytes) to `dst..dst + s.len()`, every byte of it, and nothing outside it.
+/// Write `s` to `dst..dst + s.len()`, every byte of it and nothing outside it: with fixed-size words when it is
+/// 32 bytes or less, else with a plain copy.
 ///
 /// # Safety
-/// `dst` must be valid for writes of `s.len()` bytes (no alignment needed), and `s.len()` at most 32.
+/// `dst` must be valid for writes of `s.len()` bytes (no alignment needed) and must not overlap `s`.
 #[inline(always)]
 unsafe fn write_short(dst: *mut u8, s: &[u8]) {
     let n = s.len();
-    debug_assert!(n <= 32);
     // Two words of `W` bytes that overlap cover any length from W to 2W: the first at 0, the last at n - W.
     macro_rules! two_words {
         ($w:literal) => {{
@@ -77,7 +77,9 @@ unsafe fn write_short(dst: *mut u8, s: &[u8]) {
         }
         4..=7 => two_words!(4),
         8..=15 => two_words!(8),
-        _ => two_words!(16),
+        16..=32 => two_words!(16),
+        // SAFETY: the caller's promise, for all n bytes.
+        _ => unsafe { core::ptr::copy_nonoverlapping(s.as_ptr(), dst, n) },
     }
 }
 
