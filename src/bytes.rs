@@ -179,12 +179,10 @@ mod tests {
     /// Deterministic bytes, mostly plain, sometimes one that is escaped.
     fn bytes(seed: u64, n: usize) -> Vec<u8> {
         let alphabet = b"abcdefghijklmnop \x7f\xc3\xa9\xff,;0123456789\"\\\x00\x1f\t\n";
-        let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+        let mut next = crate::test_rng::stream(seed);
         (0..n)
             .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
+                let x = next();
                 // plain letters most of the time, so that many strings have nothing to escape
                 if x % 16 == 0 {
                     alphabet[(x >> 8) as usize % alphabet.len()]

@@ -24,6 +24,8 @@ pub mod payload;
 pub mod pipeline;
 mod scan;
 pub mod sender;
+#[cfg(test)]
+mod test_rng;
 pub mod timestamp;
 pub mod validate;
 

@@ -108,14 +108,9 @@ mod tests {
     /// A deterministic stream of bytes rich in the ones that matter.
     fn bytes(seed: u64, n: usize) -> Vec<u8> {
         let alphabet = b",;\t|\"\r\na \xc3\xa9\x00\xff";
-        let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+        let mut next = crate::test_rng::stream(seed);
         (0..n)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                alphabet[(x % alphabet.len() as u64) as usize]
-            })
+            .map(|_| alphabet[(next() % alphabet.len() as u64) as usize])
             .collect()
     }
 

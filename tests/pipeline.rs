@@ -594,3 +594,8 @@ fn payload_strings_round_trip_through_json_both_apis() {
     payload_strings_round_trip(Track);
     payload_strings_round_trip(Pipelines);
 }
+
+#[test]
+fn id_hash_is_xxh3_128_at_every_length() {
+    id_hash_is_xxh3_128(600);
+}

@@ -81,24 +81,7 @@ fn node_config_errors_have_a_code() {
 /// xxhash-rust's XXH3-128 at every length, up to and past the 240 bytes it handles itself.
 #[wasm_bindgen_test]
 fn node_id_hash_is_xxh3_128() {
-    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
-    for n in 0..=300 {
-        for _ in 0..4 {
-            let input: Vec<u8> = (0..n)
-                .map(|_| {
-                    x ^= x << 13;
-                    x ^= x >> 7;
-                    x ^= x << 17;
-                    x as u8
-                })
-                .collect();
-            assert_eq!(
-                cio_backfill::hash::xxh3_128(&input),
-                xxhash_rust::xxh3::xxh3_128(&input),
-                "{n} bytes"
-            );
-        }
-    }
+    common::id_hash_is_xxh3_128(300);
 }
 
 /// Payload strings here are checked for escaping with simd128 and copied without `memory.copy`: cells with and

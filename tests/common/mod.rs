@@ -213,3 +213,32 @@ pub fn payload_strings_round_trip(api: ApiChoice) {
         &out.issues[..out.issues.len().min(3)]
     );
 }
+
+/// `cio_backfill::hash::xxh3_128` is xxhash-rust's XXH3-128 at every length up to `max_len` (the written-out part
+/// ends at 240 bytes), for pseudo-random inputs and a constant one.
+pub fn id_hash_is_xxh3_128(max_len: usize) {
+    let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+    for n in 0..=max_len {
+        for _ in 0..8 {
+            let input: Vec<u8> = (0..n)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    x as u8
+                })
+                .collect();
+            assert_eq!(
+                cio_backfill::hash::xxh3_128(&input),
+                xxhash_rust::xxh3::xxh3_128(&input),
+                "{n} bytes: {input:?}"
+            );
+        }
+        let same = vec![0xA5u8; n];
+        assert_eq!(
+            cio_backfill::hash::xxh3_128(&same),
+            xxhash_rust::xxh3::xxh3_128(&same),
+            "{n} bytes of 0xa5"
+        );
+    }
+}
