@@ -108,13 +108,7 @@ fn node_simd_fast_path_reads_as_csv_core_does() {
         b"\xc3\xa9t\xc3\xa9",
         b"12.5",
     ];
-    let mut x: u64 = 0x2545_F491_4F6C_DD1D;
-    let mut next = move |n: u64| {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        x % n
-    };
+    let mut next = common::below(0x2545_F491_4F6C_DD1D);
     let (mut records, mut long) = (0, 0);
     for file in 0..200 {
         let mut input = b"h1,h2,h3\n".to_vec();

@@ -124,6 +124,17 @@ pub fn codes_at(out: &Outcome, line: u64) -> Vec<&'static str> {
         .collect()
 }
 
+/// A deterministic xorshift64 stream from `state` (not 0): each call gives the next value modulo `n`.
+pub fn below(state: u64) -> impl FnMut(u64) -> u64 {
+    let mut x = state;
+    move |n| {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x % n
+    }
+}
+
 /// Cells of every length up to 40 with, now and then, a byte that JSON escapes (`"`, `\`, control bytes) or that
 /// CSV quotes, at every place: each one sent comes back, from the payload's JSON, as the text it was. (Natively
 /// this runs the SSE2 escape test; in wasm-bindgen tests the simd128 one and the copies made without
@@ -132,13 +143,7 @@ pub fn payload_strings_round_trip(api: ApiChoice) {
     let alphabet: Vec<char> = "abcdefghijklmnopqrstuvwxyzABCXYZ é✓\"\\\t\u{1}\u{1f}\u{7f},;"
         .chars()
         .collect();
-    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
-    let mut next = move |n: u64| {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        x % n
-    };
+    let mut next = below(0x9E37_79B9_7F4A_7C15);
     let csv_cell = |s: &str| {
         if s.contains([',', '"', '\n', '\r']) {
             format!("\"{}\"", s.replace('"', "\"\""))
@@ -217,17 +222,10 @@ pub fn payload_strings_round_trip(api: ApiChoice) {
 /// `cio_backfill::hash::xxh3_128` is xxhash-rust's XXH3-128 at every length up to `max_len` (the written-out part
 /// ends at 240 bytes), for pseudo-random inputs and a constant one.
 pub fn id_hash_is_xxh3_128(max_len: usize) {
-    let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+    let mut next = below(0x2545_F491_4F6C_DD1D);
     for n in 0..=max_len {
         for _ in 0..8 {
-            let input: Vec<u8> = (0..n)
-                .map(|_| {
-                    x ^= x << 13;
-                    x ^= x >> 7;
-                    x ^= x << 17;
-                    x as u8
-                })
-                .collect();
+            let input: Vec<u8> = (0..n).map(|_| next(256) as u8).collect();
             assert_eq!(
                 cio_backfill::hash::xxh3_128(&input),
                 xxhash_rust::xxh3::xxh3_128(&input),
