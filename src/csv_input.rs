@@ -139,8 +139,17 @@ impl Record {
     /// Field `i`, if present.
     pub fn get(&self, i: usize) -> Option<&str> {
         let end = *self.ends.get(i)?;
-        let start = if i == 0 { 0 } else { self.ends[i - 1] + self.gap };
-        Some(&self.text[start..end])
+        // SAFETY: i - 1 < i < ends.len().
+        let start = if i == 0 {
+            0
+        } else {
+            unsafe { *self.ends.get_unchecked(i - 1) + self.gap }
+        };
+        debug_assert!(start <= end && self.text.is_char_boundary(start) && self.text.is_char_boundary(end));
+        // SAFETY: every way a record is filled (the reader, `set_fields`, `set_raw_parts` with another record's
+        // parts) ends each field on a character boundary inside `text`, and starts the next `gap` bytes (0, or a
+        // one-byte delimiter) after it: so start <= end <= text.len(), both on boundaries.
+        Some(unsafe { self.text.get_unchecked(start..end) })
     }
     /// All fields in order.
     pub fn iter(&self) -> impl Iterator<Item = &str> + '_ {
