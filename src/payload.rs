@@ -29,13 +29,20 @@ enum Node {
     },
 }
 
+#[inline(always)]
 fn json_str(s: &str, out: &mut Vec<u8>) {
     // Most cells need no escaping: copy them between quotes in one go. serde_json escapes exactly the control
     // bytes, `"` and `\\` (nothing else), so this writes the same bytes it would.
     if !needs_json_escape(s.as_bytes()) {
         return append_quoted(out, s.as_bytes());
     }
-    // serde_json's escaper: correct for every string.
+    json_str_escaped(s, out);
+}
+
+/// serde_json's escaper: correct for every string. Out of line, so that the common case above stays small where
+/// it is inlined.
+#[inline(never)]
+fn json_str_escaped(s: &str, out: &mut Vec<u8>) {
     serde_json::to_writer(out, s).expect("writing to a Vec cannot fail");
 }
 
@@ -356,6 +363,7 @@ impl PayloadBuilder {
     }
 
     /// What every id hashes first: the kind, the identifier's kind and the identifier.
+    #[inline(always)]
     fn id_prefix(&self, row: &PreparedRow, input: &mut Vec<u8>) {
         input.push(if self.kind == Kind::Events { b'e' } else { b'p' });
         append(input, self.id_kind.as_str().as_bytes());
