@@ -96,6 +96,10 @@ pub struct Record {
     /// Set when the record has text right after a closing quote and a line break inside quotes: malformed CSV that a
     /// stray quote makes, merging the lines up to the next quote into this record.
     pub stray_quote: bool,
+    /// The first field (0-based) with text right after its closing quote (`"Bob" Smith`), on one line: malformed CSV
+    /// that is read as csv-core reads it, the quotes dropped and the text kept (`Bob Smith`). `None` when there is
+    /// none, and when the record is flagged [`Record::stray_quote`] instead.
+    pub text_after_quote: Option<usize>,
     /// The fields one after the other, `gap` bytes apart (0, or 1 when the text is a line as it was read, its
     /// delimiters left in place: one copy of the line instead of one per field).
     text: String,
@@ -113,6 +117,7 @@ impl PartialEq for Record {
             self.invalid_encoding,
             self.unclosed_quote,
             self.stray_quote,
+            self.text_after_quote,
         ) == (
             other.line,
             other.record,
@@ -120,6 +125,7 @@ impl PartialEq for Record {
             other.invalid_encoding,
             other.unclosed_quote,
             other.stray_quote,
+            other.text_after_quote,
         ) && self.len() == other.len()
             && self.iter().eq(other.iter())
     }
@@ -287,6 +293,9 @@ enum QuoteState {
     Quoted,
     /// A `"` inside quotes: the closing one, or the first of a doubled `""`.
     QuoteInQuoted,
+    /// Spaces or tabs after a closing quote: text here is kept in the field (csv-core reads `"Bob" Smith` as
+    /// `Bob Smith`), which well-formed CSV never has.
+    AfterQuote,
 }
 
 /// What a record's bytes showed of its quotes, on csv-core's path.
@@ -294,9 +303,11 @@ enum QuoteState {
 struct QuoteMarks {
     /// A line break inside quotes.
     break_in_quotes: bool,
-    /// A byte right after a closing quote that is not a delimiter, a line end, a space or a tab (csv-core keeps it
-    /// in the field; well-formed CSV has none).
-    text_after_quote: bool,
+    /// The first field (0-based) with a byte right after its closing quote that is not a delimiter, a line end, a
+    /// space or a tab (csv-core keeps it in the field; well-formed CSV has none).
+    text_after_quote: Option<usize>,
+    /// The delimiters seen outside quotes: the index of the field being read.
+    field: usize,
 }
 
 impl QuoteState {
@@ -318,25 +329,33 @@ impl QuoteState {
                 }
                 FieldStart | Unquoted if b != b'"' => match memchr::memchr(b'"', bytes) {
                     None => {
+                        marks.field += memchr::memchr_iter(delimiter, bytes).count();
                         return if ends_field(bytes[bytes.len() - 1]) {
                             FieldStart
                         } else {
                             Unquoted
-                        }
+                        };
                     }
                     Some(q) => {
+                        marks.field += memchr::memchr_iter(delimiter, &bytes[..q]).count();
                         self = if ends_field(bytes[q - 1]) { FieldStart } else { Unquoted };
                         bytes = &bytes[q..];
                     }
                 },
                 _ => {
-                    if self == QuoteInQuoted && b != b'"' && !ends_field(b) && b != b' ' && b != b'\t' {
-                        marks.text_after_quote = true;
+                    let after_quote = self == QuoteInQuoted || self == AfterQuote;
+                    if after_quote && b == delimiter {
+                        marks.field += 1;
+                    }
+                    let doubled = self == QuoteInQuoted && b == b'"';
+                    if after_quote && !doubled && !ends_field(b) && b != b' ' && b != b'\t' {
+                        marks.text_after_quote.get_or_insert(marks.field);
                     }
                     self = match self {
                         Quoted if b == b'"' => QuoteInQuoted,
                         QuoteInQuoted | FieldStart if b == b'"' => Quoted,
                         _ if ends_field(b) => FieldStart,
+                        QuoteInQuoted | AfterQuote if b == b' ' || b == b'\t' => AfterQuote,
                         _ => Unquoted,
                     };
                     bytes = rest;
@@ -824,10 +843,12 @@ impl CsvReader {
                     let unclosed = self.finished && self.pos == self.buf.len() && self.quote == QuoteState::Quoted;
                     // Text after a closing quote, in a record whose quotes held a line break: a stray quote took in
                     // the lines up to the next quote.
-                    let stray = self.marks.break_in_quotes && self.marks.text_after_quote;
+                    let stray = self.marks.break_in_quotes && self.marks.text_after_quote.is_some();
+                    let after_quote = if stray { None } else { self.marks.text_after_quote };
                     if let Some(r) = self.end_record(out) {
                         out.unclosed_quote = unclosed;
                         out.stray_quote = stray;
+                        out.text_after_quote = after_quote;
                         return r;
                     }
                 }
@@ -1037,6 +1058,7 @@ impl CsvReader {
         out.invalid_encoding = invalid;
         out.unclosed_quote = false;
         out.stray_quote = false;
+        out.text_after_quote = None;
     }
 
     /// Stop reading: the record being read is over [`MAX_RECORD_BYTES`] or [`MAX_FIELDS`] (see
@@ -1393,14 +1415,19 @@ mod quote_state_tests {
             if q == Quoted && (b == b'\n' || b == b'\r') {
                 marks.break_in_quotes = true;
             }
-            if q == QuoteInQuoted && b != b'"' && !ends_field && b != b' ' && b != b'\t' {
-                marks.text_after_quote = true;
+            let after_quote = q == QuoteInQuoted || q == AfterQuote;
+            if after_quote && !(q == QuoteInQuoted && b == b'"') && !ends_field && b != b' ' && b != b'\t' {
+                marks.text_after_quote.get_or_insert(marks.field);
+            }
+            if q != Quoted && b == delimiter {
+                marks.field += 1;
             }
             q = match q {
                 Quoted if b == b'"' => QuoteInQuoted,
                 Quoted => Quoted,
                 QuoteInQuoted | FieldStart if b == b'"' => Quoted,
                 _ if ends_field => FieldStart,
+                QuoteInQuoted | AfterQuote if b == b' ' || b == b'\t' => AfterQuote,
                 _ => Unquoted,
             };
         }
@@ -1412,9 +1439,9 @@ mod quote_state_tests {
         fn after_is_the_byte_at_a_time_machine(
             bytes in proptest::collection::vec(proptest::sample::select(b"a;,\"\n\rx \t".to_vec()), 0..40),
             cut in 0usize..40,
-            start in 0usize..4,
+            start in 0usize..5,
         ) {
-            let start = [FieldStart, Unquoted, Quoted, QuoteInQuoted][start];
+            let start = [FieldStart, Unquoted, Quoted, QuoteInQuoted, AfterQuote][start];
             for delimiter in [b',', b';'] {
                 let cut = cut.min(bytes.len());
                 let (mut m1, mut m2, mut m3) = (QuoteMarks::default(), QuoteMarks::default(), QuoteMarks::default());

@@ -30,6 +30,7 @@ struct Slot {
     invalid_encoding: bool,
     unclosed_quote: bool,
     stray_quote: bool,
+    text_after_quote: Option<usize>,
     gap: usize,
     /// The block's number (see [`Held::first_block`]).
     block: u64,
@@ -92,6 +93,7 @@ impl Held {
             invalid_encoding: rec.invalid_encoding,
             unclosed_quote: rec.unclosed_quote,
             stray_quote: rec.stray_quote,
+            text_after_quote: rec.text_after_quote,
             gap,
             block: number,
             text: (b.text.len(), b.text.len() + text.len()),
@@ -134,6 +136,7 @@ impl Held {
             out.invalid_encoding = slot.invalid_encoding;
             out.unclosed_quote = slot.unclosed_quote;
             out.stray_quote = slot.stray_quote;
+            out.text_after_quote = slot.text_after_quote;
             out.set_raw_parts(
                 &b.text[slot.text.0..slot.text.1],
                 &b.ends[slot.ends.0..slot.ends.1],
@@ -244,6 +247,10 @@ mod tests {
                 0 => r.set_fields([long.as_str(), "", "z"]),
                 1 => r.set_fields(std::iter::empty::<&str>()),
                 2 => r.invalid_encoding = true,
+                _ if n % 8 == 3 => {
+                    r.text_after_quote = Some(n as usize % 3);
+                    r.set_fields(["a", long.as_str(), "b"]);
+                }
                 _ => {
                     r.stray_quote = true;
                     r.set_fields(["a", long.as_str()]);

@@ -191,6 +191,17 @@ impl Validator {
             // Cells cannot be trusted to be in their columns: nothing more to check.
             return false;
         }
+        if let Some(i) = rec.text_after_quote.filter(|&i| i < rec.len()) {
+            issues.push(col_issue(
+                IssueCode::TextAfterQuote,
+                i,
+                format!(
+                    "expected a delimiter or the end of the row after a closing quote, found text: the cell is read \
+                     as {:?} (a quote inside a cell is written twice: \"\")",
+                    clip(rec.get(i).unwrap_or(""))
+                ),
+            ));
+        }
 
         // Identifier.
         let (id_col, id_kind) = m.identifier;

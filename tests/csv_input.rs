@@ -513,3 +513,34 @@ fn a_stray_quote_that_merges_lines_is_flagged() {
         assert_eq!(p.stray, *flagged, "{input:?}");
     }
 }
+
+#[test]
+fn text_after_a_closing_quote_on_one_line_is_marked_with_its_field() {
+    // (input, the fields of the first record, (record, field) marked). Read as csv-core reads it (the quotes
+    // dropped, the text kept), and marked so that a warning can say so; a space or a tab after the quote, a quote
+    // inside an unquoted field and a doubled quote are not marked, and a record with a stray quote (text after a
+    // quote and a line break inside quotes) is flagged as that instead.
+    type Case<'a> = (&'a str, &'a [&'a str], &'a [(u64, usize)]);
+    let cases: &[Case] = &[
+        ("id,name\n1,\"Bob\" Smith\n2,c\n", &["1", "Bob Smith"], &[(1, 1)]),
+        ("id,name\n1,\"ab\"c\n2,c\n", &["1", "abc"], &[(1, 1)]),
+        ("id,name,x\n\"1\"0,\"a\"b,\"c\"d\n", &["10", "ab", "cd"], &[(1, 0)]),
+        ("id,name,x\n1,\"a,b\"c,d\n", &["1", "a,bc", "d"], &[(1, 1)]),
+        ("id;name;x\n1;a,b;\"c\"d\n", &["1", "a,b", "cd"], &[(1, 2)]),
+        ("id,name\n1,\"x\"y\"z\"\n", &["1", "xy\"z\""], &[(1, 1)]),
+        ("id,name\n1,ab\n2,\"c\"d\n", &["1", "ab"], &[(2, 1)]),
+        ("id,name\n1,\"Bob\" \t Smith\n2,c\n", &["1", "Bob \t Smith"], &[(1, 1)]),
+        ("id,name\n1,\"a\" \"b\"\n", &["1", "a \"b\""], &[(1, 1)]),
+        ("id,name\n1,\"Bob\" \n2,c\n", &["1", "Bob "], &[]),
+        ("id,name,x\n1,\"Bob\"  ,c\n", &["1", "Bob  ", "c"], &[]),
+        ("id,name\n1,\"Bob\"\t\n", &["1", "Bob\t"], &[]),
+        ("id,name\n1,ab\"c\n", &["1", "ab\"c"], &[]),
+        ("id,name\n1,\"a\"\"b\"\n", &["1", "a\"b"], &[]),
+        ("id,name\n1,\"a\nb\"x\n2,c\n", &["1", "a\nbx"], &[]),
+    ];
+    for (input, first, marked) in cases {
+        let p = parse(input.as_bytes());
+        assert_eq!(p.records[0].4, strs(first), "{input:?}");
+        assert_eq!(p.after_quote, *marked, "{input:?}");
+    }
+}

@@ -250,6 +250,43 @@ fn an_unclosed_quote_is_a_row_error_and_a_runaway_record_stops_the_import() {
 }
 
 #[test]
+fn text_after_a_closing_quote_is_a_warning_with_its_cell_and_the_row_is_sent_as_read() {
+    // `"Bob" Smith` on one line is read as csv-core reads it (`Bob Smith`), sent, and said: a warning with the line,
+    // the column and what the cell became. The rows around it are untouched; a quote inside an unquoted cell and a
+    // doubled quote are well-formed enough not to warn.
+    let out = people(
+        "id,name,note\n1,\"Bob\" Smith,x\n2,5'10\",y\n3,\"Al \"\"Big\"\" C\",z\n4,Di,\"a\"b\n",
+        Track,
+    );
+    assert_eq!((out.summary.rows, out.summary.valid, out.summary.rejected), (4, 4, 0));
+    assert_eq!(out.summary.warnings, 2);
+    let warned: Vec<_> = out
+        .issues
+        .iter()
+        .map(|i| (i.code.as_str(), i.line, i.column, i.column_name.as_deref()))
+        .collect();
+    assert_eq!(
+        warned,
+        vec![
+            ("text_after_quote", 2, Some(1), Some("name")),
+            ("text_after_quote", 5, Some(2), Some("note")),
+        ]
+    );
+    assert!(
+        out.issues[0].message.contains("read as \"Bob Smith\""),
+        "{}",
+        out.issues[0].message
+    );
+    let names: Vec<&str> = out
+        .payloads
+        .iter()
+        .map(|p| p["attributes"]["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, vec!["Bob Smith", "5'10\"", "Al \"Big\" C", "Di"]);
+    assert_eq!(out.payloads[3]["attributes"]["note"], "ab");
+}
+
+#[test]
 fn pipelines_payloads() {
     let out = events("id,event,timestamp,price\n5,purchased,1359389415123,23.45\n", Pipelines);
     let p = &out.payloads[0];

@@ -15,6 +15,8 @@ pub struct Parsed {
     pub unclosed: Vec<u64>,
     /// Records flagged with a stray quote (text after a closing quote, a line break inside quotes).
     pub stray: Vec<u64>,
+    /// (record, field) of the records with text right after a closing quote on one line.
+    pub after_quote: Vec<(u64, usize)>,
     /// Why reading stopped early, if it did.
     pub error: Option<String>,
     /// The limit that stopped it.
@@ -49,7 +51,10 @@ pub const ATOMS: [&[u8]; 20] = [
 
 type Rows = Vec<(u64, u64, u64, bool, Vec<String>)>;
 
-fn drain(r: &mut CsvReader, rec: &mut Record, out: &mut Rows, flags: &mut (Vec<u64>, Vec<u64>)) -> ReadResult {
+/// (unclosed, stray, after_quote), as in [`Parsed`].
+type Flags = (Vec<u64>, Vec<u64>, Vec<(u64, usize)>);
+
+fn drain(r: &mut CsvReader, rec: &mut Record, out: &mut Rows, flags: &mut Flags) -> ReadResult {
     loop {
         match r.read(rec) {
             ReadResult::Record => {
@@ -58,6 +63,9 @@ fn drain(r: &mut CsvReader, rec: &mut Record, out: &mut Rows, flags: &mut (Vec<u
                 }
                 if rec.stray_quote {
                     flags.1.push(rec.record);
+                }
+                if let Some(field) = rec.text_after_quote {
+                    flags.2.push((rec.record, field));
                 }
                 out.push((
                     rec.line,
@@ -82,7 +90,7 @@ pub fn parse_split(input: &[u8], options: &CsvOptions, cuts: &[usize]) -> Parsed
     let mut r = CsvReader::new(options.clone());
     let mut rec = Record::default();
     let mut records = Vec::new();
-    let mut flags = (Vec::new(), Vec::new());
+    let mut flags = (Vec::new(), Vec::new(), Vec::new());
     for w in cuts.windows(2) {
         r.push(&input[w[0]..w[1]]);
         let got = drain(&mut r, &mut rec, &mut records, &mut flags);
@@ -106,6 +114,7 @@ pub fn parse_split(input: &[u8], options: &CsvOptions, cuts: &[usize]) -> Parsed
         records,
         unclosed: flags.0,
         stray: flags.1,
+        after_quote: flags.2,
         error: r.stopped().map(|(_, m)| m.to_string()),
         limit: r.stopped().map(|(l, _)| l),
     }
