@@ -331,6 +331,8 @@ class RejectedLedger {
     this.tallies = tallies ? { ...tallies } : { rejected: 0, apiRejected: 0, failed: 0 };
     this.runRows = 0;
     this.byCode = {};
+    this.warningsByCode = {}; // warnings (issues, not rows) of this run by code
+    this.firstWarnings = {}; // code -> the first one: { line, column, message }
     this.synced = true;
   }
 
@@ -339,6 +341,10 @@ class RejectedLedger {
     const lineRecord = new Map();
     for (const i of imp.takeIssues()) {
       if (i.record > 0) lineRecord.set(i.line, i.record);
+      if (i.severity === "warning") {
+        this.warningsByCode[i.code] = (this.warningsByCode[i.code] ?? 0) + 1;
+        this.firstWarnings[i.code] ??= { line: i.line, column: i.columnName ?? null, message: i.message };
+      }
       if (i.code === "failed" && i.record > 0 && i.record < this.minFailed) this.minFailed = i.record;
     }
     const csv = imp.takeRejectedCsv();
@@ -888,6 +894,8 @@ async function cmdImport(values, positionals) {
     rejectedCsv: ledger.exists() ? rejectedPath : null,
     rejectedCsvRows: ledger.runRows,
     rejectedByCode: ledger.byCode,
+    warningsByCode: ledger.warningsByCode,
+    firstWarnings: ledger.firstWarnings,
     payloads: payloadsTo === "-" ? "stdout" : payloadsTo,
     durationMs,
     rowsPerSec: summary.rows / Math.max(durationMs / 1000, 0.001),
@@ -1042,6 +1050,11 @@ function humanSummary(r, file, total) {
   if (total) lines.push(`  resumed after record ${fmtInt(r.resume.resumedFrom)} (${n(r.skippedResume, "row")} settled by earlier runs)`);
   lines.push(`  ${n(r.requests, "request")}${r.dryRun ? " (would be made)" : ""}, ${fmtInt(r.retries)} ${r.retries === 1 ? "retry" : "retries"}, ${(r.durationMs / 1000).toFixed(1)} s, ${fmtInt(r.rowsPerSec)} rows/s`);
   if (r.warnings) lines.push(`  ${n(r.warnings, "row")} with warnings (still sent unless listed below)`);
+  for (const [code, count] of Object.entries(r.warningsByCode ?? {}).sort((a, b) => b[1] - a[1])) {
+    const f = r.firstWarnings[code];
+    const where = `line ${fmtInt(f.line)}${f.column !== null ? `, column ${JSON.stringify(f.column)}` : ""}`;
+    lines.push(`    ${code} ${fmtInt(count)}, first on ${where}: ${f.message}`);
+  }
   if (r.campaignWindow) lines.push(`  ${n(r.campaignWindow, "row")} within the last 72 hours: they can trigger campaigns`);
   if (r.olderThan30Days) lines.push(`  ${n(r.olderThan30Days, "row")} older than 30 days: they count in segments but do not show in the activity log`);
   if (r.rejectedCsv) {

@@ -9,7 +9,7 @@ import path from "node:path";
 import { spawn, execFileSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { startSandbox } from "../sandbox/server.mjs";
-import { makeCsv, sandboxSummary, storedEvents, assertStoredExactly, rejectedLines } from "./helpers.mjs";
+import { makeCsv, sandboxSummary, storedEvents, storedPeople, assertStoredExactly, rejectedLines } from "./helpers.mjs";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const PKG = path.join(ROOT, "dist/pkg");
@@ -247,6 +247,26 @@ describe("command line", () => {
       assert.equal(m[1][0], m[1][0].toLowerCase(), "lowercase message");
       assertNoSecrets(r.stdout, r.stderr);
     }
+  });
+
+  test("warnings are counted by code and the first of each is shown: the rows are still sent", async () => {
+    await reset(sb);
+    const f = file("after-quote.csv", 'id,name,note\n1,"Bob" Smith,x\n2,Di,y\n3,Cy,"a"b\n');
+    const summaryPath = path.join(tmp, "after-quote.summary.json");
+    const r = await cli(["import", f, "--kind", "people", "--api", "track", "--endpoint", sb.url, "--summary", summaryPath], { env: KEYS });
+    assert.equal(r.code, 0, r.stderr);
+    const s = readJson(summaryPath);
+    assert.deepEqual([s.rows, s.sent, s.rejected, s.warnings], [3, 3, 0, 2]);
+    assert.deepEqual(s.warningsByCode, { text_after_quote: 2 });
+    assert.deepEqual(
+      { ...s.firstWarnings.text_after_quote, message: undefined },
+      { line: 2, column: "name", message: undefined },
+    );
+    assert.match(s.firstWarnings.text_after_quote.message, /read as "Bob Smith"/);
+    assert.match(r.stderr, /2 rows with warnings/);
+    assert.match(r.stderr, /text_after_quote 2, first on line 2, column "name": expected a delimiter/);
+    const people = await storedPeople(sb, "track");
+    assert.deepEqual([people.size, people.get("1")?.name, people.get("3")?.note], [3, "Bob Smith", "ab"]);
   });
 
   test("a quote never closed: at the end of the file its row is rejected; one that runs on stops the run with E_CSV", async () => {
