@@ -93,8 +93,8 @@ pub struct Record {
     /// Set when the record's last field opens a quote that the file never closes: the field ran to the end of the
     /// file, taking in every line after its start.
     pub unclosed_quote: bool,
-    /// Set when the record has text right after a closing quote and a line break inside quotes: malformed CSV that a
-    /// stray quote makes, merging the lines up to the next quote into this record.
+    /// Set when the record has text after a closing quote (right after it, or after spaces) and a line break inside
+    /// quotes: malformed CSV that a stray quote makes, merging the lines up to the next quote into this record.
     pub stray_quote: bool,
     /// The first field (0-based) with text right after its closing quote (`"Bob" Smith`), on one line: malformed CSV
     /// that is read as csv-core reads it, the quotes dropped and the text kept (`Bob Smith`). `None` when there is
@@ -303,8 +303,8 @@ enum QuoteState {
 struct QuoteMarks {
     /// A line break inside quotes.
     break_in_quotes: bool,
-    /// The first field (0-based) with a byte right after its closing quote that is not a delimiter, a line end, a
-    /// space or a tab (csv-core keeps it in the field; well-formed CSV has none).
+    /// The first field (0-based) with a byte after its closing quote (and any spaces or tabs after it) that is not a
+    /// delimiter or a line end (csv-core keeps it in the field; well-formed CSV has none).
     text_after_quote: Option<usize>,
     /// The delimiters seen outside quotes: the index of the field being read.
     field: usize,
