@@ -96,7 +96,7 @@ pub struct Record {
     /// Set when the record has text after a closing quote (right after it, or after spaces) and a line break inside
     /// quotes: malformed CSV that a stray quote makes, merging the lines up to the next quote into this record.
     pub stray_quote: bool,
-    /// The first field (0-based) with text right after its closing quote (`"Bob" Smith`), on one line: malformed CSV
+    /// The first field (0-based) with text after its closing quote (`"Bob" Smith`), on one line: malformed CSV
     /// that is read as csv-core reads it, the quotes dropped and the text kept (`Bob Smith`). `None` when there is
     /// none, and when the record is flagged [`Record::stray_quote`] instead.
     pub text_after_quote: Option<usize>,

@@ -58,7 +58,7 @@ issue_codes! {
     UnclosedQuote = "unclosed_quote", Error;
     /// The row has text after a closing quote and a line break inside quotes: a stray quote merged lines into it.
     StrayQuote = "stray_quote", Error;
-    /// A field has text right after its closing quote (`"Bob" Smith`), on one line: read as `Bob Smith`.
+    /// A field has text after its closing quote (`"Bob" Smith`), on one line: read as `Bob Smith`.
     TextAfterQuote = "text_after_quote", Warning;
     // ---- identifiers ----
     /// The identifier cell is empty.

@@ -495,52 +495,53 @@ fn a_record_of_too_many_fields_stops_reading_with_its_line() {
 }
 
 #[test]
-fn a_stray_quote_that_merges_lines_is_flagged() {
-    // (input, the fields of the first record, the records flagged)
-    let cases: &[(&str, &[&str], &[u64])] = &[
-        // Two stray quotes: lines 3 and 4 end up inside row 1's field, and text follows the closing quote.
-        ("id,name\n1,\"abc\n2,b\n3,\"def\n4,d\n", &["1", "abc\n2,b\n3,def"], &[1]),
-        ("id,name\n1,\"a\nb\"x\n2,c\n", &["1", "a\nbx"], &[1]),
-        // Well-formed multi-line fields, text after a quote on one line, or only a space after it: not flagged.
-        ("id,name\n1,\"abc\ndef\"\n2,c\n", &["1", "abc\ndef"], &[]),
-        ("id,name\n1,\"Bob\" Smith\n2,c\n", &["1", "Bob Smith"], &[]),
-        ("id,name\n1,\"Bob\"Smith\n2,c\n", &["1", "BobSmith"], &[]),
-        ("id,name\n1,\"a\nb\" \n2,c\n", &["1", "a\nb "], &[]),
-    ];
-    for (input, first, flagged) in cases {
-        let p = parse(input.as_bytes());
-        assert_eq!(p.records[0].4, strs(first), "{input:?}");
-        assert_eq!(p.stray, *flagged, "{input:?}");
-    }
-}
-
-#[test]
-fn text_after_a_closing_quote_on_one_line_is_marked_with_its_field() {
-    // (input, the fields of the first record, (record, field) marked). Read as csv-core reads it (the quotes
-    // dropped, the text kept), and marked so that a warning can say so; a space or a tab after the quote, a quote
-    // inside an unquoted field and a doubled quote are not marked, and a record with a stray quote (text after a
-    // quote and a line break inside quotes) is flagged as that instead.
-    type Case<'a> = (&'a str, &'a [&'a str], &'a [(u64, usize)]);
+fn quotes_out_of_place_are_flagged_or_marked() {
+    // (input, the fields of the first record, the records flagged stray, the (record, field)s marked with text after
+    // a closing quote). Text after a closing quote is read as csv-core reads it (the quotes dropped, the text kept):
+    // in a record whose quotes hold a line break it is a stray quote that merged lines; on one line it is marked, so
+    // that a warning can say so. A space or a tab after the quote, a quote inside an unquoted field and a doubled
+    // quote are neither.
+    type Case<'a> = (&'a str, &'a [&'a str], &'a [u64], &'a [(u64, usize)]);
     let cases: &[Case] = &[
-        ("id,name\n1,\"Bob\" Smith\n2,c\n", &["1", "Bob Smith"], &[(1, 1)]),
-        ("id,name\n1,\"ab\"c\n2,c\n", &["1", "abc"], &[(1, 1)]),
-        ("id,name,x\n\"1\"0,\"a\"b,\"c\"d\n", &["10", "ab", "cd"], &[(1, 0)]),
-        ("id,name,x\n1,\"a,b\"c,d\n", &["1", "a,bc", "d"], &[(1, 1)]),
-        ("id;name;x\n1;a,b;\"c\"d\n", &["1", "a,b", "cd"], &[(1, 2)]),
-        ("id,name\n1,\"x\"y\"z\"\n", &["1", "xy\"z\""], &[(1, 1)]),
-        ("id,name\n1,ab\n2,\"c\"d\n", &["1", "ab"], &[(2, 1)]),
-        ("id,name\n1,\"Bob\" \t Smith\n2,c\n", &["1", "Bob \t Smith"], &[(1, 1)]),
-        ("id,name\n1,\"a\" \"b\"\n", &["1", "a \"b\""], &[(1, 1)]),
-        ("id,name\n1,\"Bob\" \n2,c\n", &["1", "Bob "], &[]),
-        ("id,name,x\n1,\"Bob\"  ,c\n", &["1", "Bob  ", "c"], &[]),
-        ("id,name\n1,\"Bob\"\t\n", &["1", "Bob\t"], &[]),
-        ("id,name\n1,ab\"c\n", &["1", "ab\"c"], &[]),
-        ("id,name\n1,\"a\"\"b\"\n", &["1", "a\"b"], &[]),
-        ("id,name\n1,\"a\nb\"x\n2,c\n", &["1", "a\nbx"], &[]),
+        // Two stray quotes: lines 3 and 4 end up inside row 1's field, and text follows the closing quote.
+        (
+            "id,name\n1,\"abc\n2,b\n3,\"def\n4,d\n",
+            &["1", "abc\n2,b\n3,def"],
+            &[1],
+            &[],
+        ),
+        ("id,name\n1,\"a\nb\"x\n2,c\n", &["1", "a\nbx"], &[1], &[]),
+        ("id,name\n1,\"a\nb\" x\n2,c\n", &["1", "a\nb x"], &[1], &[]),
+        // Well-formed multi-line fields, or only a space after the quote: neither.
+        ("id,name\n1,\"abc\ndef\"\n2,c\n", &["1", "abc\ndef"], &[], &[]),
+        ("id,name\n1,\"a\nb\" \n2,c\n", &["1", "a\nb "], &[], &[]),
+        // Text after a quote on one line: marked with its field.
+        ("id,name\n1,\"Bob\" Smith\n2,c\n", &["1", "Bob Smith"], &[], &[(1, 1)]),
+        ("id,name\n1,\"Bob\"Smith\n2,c\n", &["1", "BobSmith"], &[], &[(1, 1)]),
+        ("id,name\n1,\"ab\"c\n2,c\n", &["1", "abc"], &[], &[(1, 1)]),
+        ("id,name,x\n\"1\"0,\"a\"b,\"c\"d\n", &["10", "ab", "cd"], &[], &[(1, 0)]),
+        ("id,name,x\n1,\"a,b\"c,d\n", &["1", "a,bc", "d"], &[], &[(1, 1)]),
+        ("id;name;x\n1;a,b;\"c\"d\n", &["1", "a,b", "cd"], &[], &[(1, 2)]),
+        ("id,name\n1,\"x\"y\"z\"\n", &["1", "xy\"z\""], &[], &[(1, 1)]),
+        ("id,name\n1,ab\n2,\"c\"d\n", &["1", "ab"], &[], &[(2, 1)]),
+        (
+            "id,name\n1,\"Bob\" \t Smith\n2,c\n",
+            &["1", "Bob \t Smith"],
+            &[],
+            &[(1, 1)],
+        ),
+        ("id,name\n1,\"a\" \"b\"\n", &["1", "a \"b\""], &[], &[(1, 1)]),
+        // Spaces or a tab alone after the quote, a quote inside an unquoted field, a doubled quote: neither.
+        ("id,name\n1,\"Bob\" \n2,c\n", &["1", "Bob "], &[], &[]),
+        ("id,name,x\n1,\"Bob\"  ,c\n", &["1", "Bob  ", "c"], &[], &[]),
+        ("id,name\n1,\"Bob\"\t\n", &["1", "Bob\t"], &[], &[]),
+        ("id,name\n1,ab\"c\n", &["1", "ab\"c"], &[], &[]),
+        ("id,name\n1,\"a\"\"b\"\n", &["1", "a\"b"], &[], &[]),
     ];
-    for (input, first, marked) in cases {
+    for (input, first, stray, marked) in cases {
         let p = parse(input.as_bytes());
         assert_eq!(p.records[0].4, strs(first), "{input:?}");
+        assert_eq!(p.stray, *stray, "{input:?}");
         assert_eq!(p.after_quote, *marked, "{input:?}");
     }
 }

@@ -15,7 +15,7 @@ pub struct Parsed {
     pub unclosed: Vec<u64>,
     /// Records flagged with a stray quote (text after a closing quote, a line break inside quotes).
     pub stray: Vec<u64>,
-    /// (record, field) of the records with text right after a closing quote on one line.
+    /// (record, field) of the records with text after a closing quote on one line.
     pub after_quote: Vec<(u64, usize)>,
     /// Why reading stopped early, if it did.
     pub error: Option<String>,
